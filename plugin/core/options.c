@@ -1,0 +1,223 @@
+#define _POSIX_C_SOURCE 200809L
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jw_file.h"
+
+int jw_options_init(struct jw_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	if(jw_token_config_defaults(&o->token) != 0) return -1;
+	o->secret_env = strdup("JWT_SECRET");
+	o->clientid_exempt_csv = strdup("admin,service");
+	if(o->secret_env == NULL || o->clientid_exempt_csv == NULL) return -1;
+	o->acl_reload_interval_s = 2;
+	o->stats_interval_s = 10;
+	o->expiry_grace_s = 0;
+	return 0;
+}
+
+void jw_options_clear(struct jw_options *o)
+{
+	jw_token_config_clear(&o->token);
+	free(o->acl_file);
+	free(o->secret_file);
+	free(o->secret_env);
+	free(o->public_key_file);
+	free(o->clientid_exempt_csv);
+	memset(o, 0, sizeof(*o));
+}
+
+static int bad(char *errbuf, size_t errlen, const char *key, const char *why)
+{
+	snprintf(errbuf, errlen, "option %s: %s", key, why);
+	return -1;
+}
+
+static int parse_int(const char *v, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if(errno || end == v || *end != '\0' || n < min || n > max) return -1;
+	*out = n;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if(!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")){ *out = true; return 0; }
+	if(!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")){ *out = false; return 0; }
+	return -1;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+	if(s == NULL) return -1;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+int jw_options_set(struct jw_options *o, const char *key, const char *value,
+		char *errbuf, size_t errlen)
+{
+	long n;
+	if(value == NULL) value = "";
+
+	if(!strcmp(key, "jwt_alg")){
+		o->token.alg = jw_token_alg_parse(value);
+		if(o->token.alg == JWT_ALG_INVAL){
+			return bad(errbuf, errlen, key, "expected HS256, HS384, HS512, RS256, RS384, RS512, ES256 or ES384");
+		}
+		return 0;
+	}
+	if(!strcmp(key, "jwt_secret")){
+		return bad(errbuf, errlen, key, "secrets are not accepted inline in mosquitto.conf;"
+				" use jwt_secret_file or jwt_secret_env");
+	}
+	if(!strcmp(key, "jwt_secret_file")) return set_str(&o->secret_file, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	if(!strcmp(key, "jwt_secret_env")) return set_str(&o->secret_env, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	if(!strcmp(key, "jwt_public_key_file")) return set_str(&o->public_key_file, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	if(!strcmp(key, "acl_file")) return set_str(&o->acl_file, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	if(!strcmp(key, "jwt_issuer")) return set_str(&o->token.issuer, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	if(!strcmp(key, "jwt_audience")) return set_str(&o->token.audience, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	if(!strcmp(key, "jwt_role_claim")){
+		if(value[0] == '\0') return bad(errbuf, errlen, key, "must not be empty");
+		return set_str(&o->token.role_claim, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	}
+	if(!strcmp(key, "jwt_leeway")){
+		if(parse_int(value, 0, 3600, &n)) return bad(errbuf, errlen, key, "expected seconds, 0..3600");
+		o->token.leeway_s = n;
+		return 0;
+	}
+	if(!strcmp(key, "jwt_require_exp")){
+		if(parse_bool(value, &o->token.require_exp)) return bad(errbuf, errlen, key, "expected true or false");
+		return 0;
+	}
+	if(!strcmp(key, "jwt_max_length")){
+		if(parse_int(value, 64, 65535, &n)) return bad(errbuf, errlen, key, "expected bytes, 64..65535");
+		o->token.max_token_len = (size_t)n;
+		return 0;
+	}
+	if(!strcmp(key, "roles")){
+		if(jw_token_config_set_roles(&o->token, value)){
+			return bad(errbuf, errlen, key, "expected a comma-separated list of at most 16 role names");
+		}
+		return 0;
+	}
+	if(!strcmp(key, "clientid_exempt_roles")){
+		o->clientid_exempt_set = true;
+		return set_str(&o->clientid_exempt_csv, value) ? bad(errbuf, errlen, key, "out of memory") : 0;
+	}
+	if(!strcmp(key, "acl_reload_interval")){
+		if(parse_int(value, 0, 86400, &n)) return bad(errbuf, errlen, key, "expected seconds, 0..86400 (0 disables)");
+		o->acl_reload_interval_s = (int)n;
+		return 0;
+	}
+	if(!strcmp(key, "stats_interval")){
+		if(parse_int(value, 1, 86400, &n)) return bad(errbuf, errlen, key, "expected seconds, 1..86400");
+		o->stats_interval_s = (int)n;
+		return 0;
+	}
+	if(!strcmp(key, "expiry_grace")){
+		if(parse_int(value, 0, 3600, &n)) return bad(errbuf, errlen, key, "expected seconds, 0..3600");
+		o->expiry_grace_s = (int)n;
+		return 0;
+	}
+	return bad(errbuf, errlen, key, "unknown option (see docs/configuration.md)");
+}
+
+static int load_key(struct jw_options *o, char *errbuf, size_t errlen)
+{
+	char err[512];
+	char *buf = NULL;
+	size_t len = 0;
+
+	if(jw_token_alg_is_hmac(o->token.alg)){
+		if(o->public_key_file){
+			snprintf(errbuf, errlen, "option jwt_public_key_file: set, but jwt_alg %s is an HMAC algorithm;"
+					" an HMAC token must never be checked against a public key", jwt_alg_str(o->token.alg));
+			return -1;
+		}
+		if(jw_load_secret(o->secret_file, o->secret_env, &buf, &len, err, sizeof(err)) != 0){
+			snprintf(errbuf, errlen, "jwt secret: %s", err);
+			return -1;
+		}
+		if(len < 32){
+			/* RFC 7518 3.2: the key must be at least as long as the hash output */
+			memset(buf, 0, len);
+			free(buf);
+			snprintf(errbuf, errlen, "jwt secret: %zu bytes is too short for %s; use at least 32",
+					len, jwt_alg_str(o->token.alg));
+			return -1;
+		}
+	}else{
+		if(o->public_key_file == NULL){
+			snprintf(errbuf, errlen, "option jwt_public_key_file: required for jwt_alg %s",
+					jwt_alg_str(o->token.alg));
+			return -1;
+		}
+		if(o->secret_file){
+			snprintf(errbuf, errlen, "option jwt_secret_file: set, but jwt_alg %s uses a public key",
+					jwt_alg_str(o->token.alg));
+			return -1;
+		}
+		if(jw_read_file(o->public_key_file, 64 * 1024, &buf, &len, err, sizeof(err)) != 0){
+			snprintf(errbuf, errlen, "jwt public key: %s", err);
+			return -1;
+		}
+		if(strstr(buf, "-----BEGIN PUBLIC KEY-----") == NULL){
+			free(buf);
+			snprintf(errbuf, errlen, "jwt public key: %s: not a PEM public key (expected -----BEGIN PUBLIC KEY-----)",
+					o->public_key_file);
+			return -1;
+		}
+	}
+	o->token.key = (unsigned char *)buf;
+	o->token.key_len = len;
+	return 0;
+}
+
+int jw_options_finish(struct jw_options *o, char *errbuf, size_t errlen)
+{
+	if(o->acl_file == NULL){
+		snprintf(errbuf, errlen, "option acl_file: required");
+		return -1;
+	}
+	o->clientid_exempt_mask = 0;
+	char *copy = strdup(o->clientid_exempt_csv ? o->clientid_exempt_csv : "");
+	if(copy == NULL){
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	char *save = NULL;
+	for(char *r = strtok_r(copy, ", ", &save); r; r = strtok_r(NULL, ", ", &save)){
+		size_t i;
+		for(i = 0; i < o->token.role_count; i++){
+			if(!strcmp(o->token.roles[i], r)) break;
+		}
+		if(i == o->token.role_count){
+			snprintf(errbuf, errlen, "option clientid_exempt_roles: '%s' is not one of the roles", r);
+			free(copy);
+			return -1;
+		}
+		o->clientid_exempt_mask |= 1u << i;
+	}
+	free(copy);
+	return load_key(o, errbuf, errlen);
+}
+
+bool jw_options_clientid_exempt(const struct jw_options *o, const char *role)
+{
+	for(size_t i = 0; i < o->token.role_count; i++){
+		if(!strcmp(o->token.roles[i], role)) return (o->clientid_exempt_mask >> i) & 1u;
+	}
+	return false;
+}
