@@ -67,11 +67,15 @@ struct jw_plugin {
 	int64_t next_reload_check;
 	char acl_signature[256];        /* mtime/size/inode of every ACL file */
 	char failed_signature[256];     /* last broken version, logged once */
+	char failed_error[1024];        /* and its error */
 	int64_t next_stats_publish;
 	int64_t stats_last[JW_STATS_SLOTS]; /* last published value per topic */
 	bool stats_sent[JW_STATS_SLOTS];
 	int64_t next_expiry_scan;
 	int64_t next_relation_sweep;
+	/* Between MOSQ_EVT_RELOAD and the next tick: the broker is re-running
+	 * BASIC_AUTH for every session, offline ones included (plugin_auth.c). */
+	bool reloading;
 };
 
 /* plugin_auth.c */

@@ -49,12 +49,14 @@ static int accept_principal(struct jw_plugin *p, struct mosquitto *client,
 	}
 	char username[JW_ROLE_MAX + JW_SUB_MAX + 2];
 	snprintf(username, sizeof(username), "%s:%s", who->role, who->sub);
+	/* a SIGHUP re-check of a connected client is not a new connection */
+	bool recheck = jw_conn_find(p, client) != NULL;
 	if(mosquitto_set_username(client, username) != MOSQ_ERR_SUCCESS
 			|| jw_conn_add(p, client, who, enhanced) != MOSQ_ERR_SUCCESS){
 		return refuse(p, client, JW_REFUSE_INTERNAL, "connection");
 	}
 	int ri = jw_role_index(p, who->role);
-	if(ri >= 0) p->stats.connects_by_role[ri]++;
+	if(ri >= 0 && !recheck) p->stats.connects_by_role[ri]++;
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -69,6 +71,21 @@ int jw_on_basic_auth(int event, void *event_data, void *userdata)
 	 * that authenticated by AUTH packet has no password to re-check: keep it
 	 * while its token is valid. */
 	struct jw_conn *known = jw_conn_find(p, ed->client);
+
+	/* ... and for every offline session (src/security_default.c:1254).  A
+	 * connected client always has a jw_conn, so an unknown client during the
+	 * re-check is an offline session -- unless it is a WebSocket client whose
+	 * CONNECT lws_service() handles in the same loop pass (src/loop.c:251);
+	 * TCP CONNECTs are not read there.  Leave offline sessions alone: they
+	 * authenticate again when they reconnect, and delivery to them is
+	 * ACL-checked anyway.  Refusing one makes 2.0.11 put the session on its
+	 * expiry list twice (context__disconnect -> session_expiry__add), which
+	 * leaves a dangling entry once the session expires (broker crash seen at
+	 * shutdown); accepting one would register a jw_conn that no DISCONNECT
+	 * ever removes (session expiry frees the context without the event). */
+	if(known == NULL && p->reloading && mosquitto_client_protocol(ed->client) != mp_websockets){
+		return MOSQ_ERR_SUCCESS;
+	}
 	if(ed->password == NULL && known && jw_conn_is_enhanced(known)){
 		const struct jw_principal *who = jw_conn_principal(known);
 		if(who->exp == 0 || now < who->exp + p->opts.token.leeway_s) return MOSQ_ERR_SUCCESS;

@@ -98,7 +98,8 @@ void jw_conn_kick_expired(struct jw_plugin *p)
 
 	/* Collect first, kick after: a kick runs DISCONNECT, which edits the table. */
 	HASH_ITER(hh, p->conns, c, tmp){
-		if(c->who.exp == 0 || c->kick_queued || p->now < c->who.exp + p->opts.expiry_grace_s) continue;
+		/* the same rule as at CONNECT: valid until exp + leeway */
+		if(c->who.exp == 0 || c->kick_queued || p->now < c->who.exp + p->opts.token.leeway_s) continue;
 		const char *id = mosquitto_client_id(c->client);
 		if(id == NULL) continue;
 		if(n == cap){

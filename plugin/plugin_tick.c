@@ -46,6 +46,7 @@ void jw_acl_watch_init(struct jw_plugin *p)
 {
 	acl_signature(p->acl, p->acl_signature, sizeof(p->acl_signature));
 	p->failed_signature[0] = '\0';
+	p->failed_error[0] = '\0';
 }
 
 void jw_acl_reload(struct jw_plugin *p, bool force)
@@ -53,13 +54,20 @@ void jw_acl_reload(struct jw_plugin *p, bool force)
 	char sig[sizeof(p->acl_signature)];
 	acl_signature(p->acl, sig, sizeof(sig));
 	if(!force && strcmp(sig, p->acl_signature) == 0) return;
-	if(!force && strcmp(sig, p->failed_signature) == 0) return;   /* already reported */
 
-	char err[1024];
+	/* A broken version is parsed again at every check, not skipped by its
+	 * signature: the signature only covers the files of the rule set in
+	 * force, and a failed edit may include a file that rule set does not
+	 * know (created, or fixed, after the failure).  It is reported once. */
+	char err[sizeof(p->failed_error)];
 	struct jw_acl *fresh = jw_acl_load(p->opts.acl_file, err, sizeof(err));
 	if(fresh == NULL){
+		if(!force && strcmp(sig, p->failed_signature) == 0 && strcmp(err, p->failed_error) == 0){
+			return;   /* already reported */
+		}
 		p->stats.acl_reload_failures++;
 		snprintf(p->failed_signature, sizeof(p->failed_signature), "%s", sig);
+		snprintf(p->failed_error, sizeof(p->failed_error), "%s", err);
 		mosquitto_log_printf(MOSQ_LOG_ERR,
 				"jetwire: ACL reload failed | %s | keeping the previous rules (%zu rules)",
 				err, jw_acl_rule_count(p->acl));
@@ -79,6 +87,7 @@ int jw_on_tick(int event, void *event_data, void *userdata)
 	(void)event_data;
 	struct jw_plugin *p = userdata;
 	p->now = jw_now();
+	p->reloading = false;   /* the SIGHUP re-check ran before this tick */
 
 	if(p->now >= p->next_expiry_scan){
 		p->next_expiry_scan = p->now + EXPIRY_SCAN_INTERVAL_S;
@@ -103,7 +112,11 @@ int jw_on_reload(int event, void *event_data, void *userdata)
 {
 	(void)event;
 	(void)event_data;
+	struct jw_plugin *p = userdata;
+	/* 2.0.11 calls mosquitto_security_apply() right after this event, in the
+	 * same main-loop pass and before the tick (src/loop.c:237-269) */
+	p->reloading = true;
 	/* SIGHUP: re-read the ACL even if the files look unchanged */
-	jw_acl_reload(userdata, true);
+	jw_acl_reload(p, true);
 	return MOSQ_ERR_SUCCESS;
 }

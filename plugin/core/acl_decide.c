@@ -183,7 +183,9 @@ static int role_slot(const struct jw_acl *acl, const struct jw_subject *who)
 {
 	for(size_t i = 0; i < acl->n_roles; i++){
 		const char *name = acl->roles[i];
-		if(strncmp(name, who->role, who->role_len) == 0 && name[who->role_len] == '\0'){
+		/* who->role is a (pointer, length) view: compare lengths first, so a
+		 * view with a NUL inside never makes us read past `name` */
+		if(strlen(name) == who->role_len && memcmp(name, who->role, who->role_len) == 0){
 			return (int)i;
 		}
 	}

@@ -48,6 +48,14 @@ static int fail(struct parser *p, const char *file, int line, const char *fmt, .
 
 static int parse_file(struct parser *p, const char *path);
 
+/* A NUL byte is reported on the line it is in, like any other bad byte. */
+static int fail_nul(struct parser *p, const char *file, const char *text)
+{
+	int line = 1;
+	for(const char *c = text; *c; c++) if(*c == '\n') line++;
+	return fail(p, file, line, "NUL byte in line");
+}
+
 static const char *remember_file(struct parser *p, const char *path)
 {
 	char **nf = realloc(p->acl->files, (p->acl->n_files + 1) * sizeof(*nf));
@@ -323,7 +331,8 @@ static int parse_include(struct parser *p, const char *file, int line, char **to
 	p->depth++;
 	int rc = parse_file(p, path);
 	p->depth--;
-	if(rc != 0 && strncmp(p->errbuf, path, strlen(path)) == 0 && strstr(p->errbuf, ": No such file")){
+	size_t plen = strlen(path);
+	if(rc != 0 && strncmp(p->errbuf, path, plen) == 0 && strncmp(p->errbuf + plen, ": ", 2) == 0){
 		char inner[512];
 		snprintf(inner, sizeof(inner), "%s", p->errbuf);
 		return fail(p, file, line, "include: %s", inner);
@@ -345,7 +354,7 @@ static int parse_text(struct parser *p, const char *file, char *text)
 		if(llen && cur[llen - 1] == '\r') cur[--llen] = '\0';
 		for(size_t i = 0; i < llen; i++){
 			unsigned char c = (unsigned char)cur[i];
-			if(c < 0x20 && c != '\t') return fail(p, file, line, "control character in line");
+			if((c < 0x20 && c != '\t') || c == 0x7f) return fail(p, file, line, "control character in line");
 		}
 		/* Comments are whole lines: '#' is also the MQTT wildcard, so
 		 * "allow read #" must not lose its topic to a trailing comment. */
@@ -390,8 +399,9 @@ static int parse_file(struct parser *p, const char *path)
 		return -1;
 	}
 	if(strlen(text) != len){
+		fail_nul(p, path, text);
 		free(text);
-		return fail(p, path, 0, "file contains a NUL byte");
+		return -1;
 	}
 	const char *name = remember_file(p, path);
 	if(name == NULL){
@@ -464,7 +474,7 @@ struct jw_acl *jw_acl_parse_string(const char *name, const char *text, size_t le
 	int rc;
 	const char *fname = remember_file(&p, name);
 	if(fname == NULL) rc = fail(&p, name, 0, "out of memory");
-	else if(strlen(copy) != len) rc = fail(&p, name, 0, "text contains a NUL byte");
+	else if(strlen(copy) != len) rc = fail_nul(&p, name, copy);
 	else rc = parse_text(&p, fname, copy);
 	free(copy);
 	return finish(&p, rc);

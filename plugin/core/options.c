@@ -18,7 +18,6 @@ int jw_options_init(struct jw_options *o)
 	if(o->secret_env == NULL || o->clientid_exempt_csv == NULL) return -1;
 	o->acl_reload_interval_s = 2;
 	o->stats_interval_s = 10;
-	o->expiry_grace_s = 0;
 	return 0;
 }
 
@@ -126,11 +125,6 @@ int jw_options_set(struct jw_options *o, const char *key, const char *value,
 		o->stats_interval_s = (int)n;
 		return 0;
 	}
-	if(!strcmp(key, "expiry_grace")){
-		if(parse_int(value, 0, 3600, &n)) return bad(errbuf, errlen, key, "expected seconds, 0..3600");
-		o->expiry_grace_s = (int)n;
-		return 0;
-	}
 	return bad(errbuf, errlen, key, "unknown option (see docs/configuration.md)");
 }
 
@@ -204,6 +198,8 @@ int jw_options_finish(struct jw_options *o, char *errbuf, size_t errlen)
 			if(!strcmp(o->token.roles[i], r)) break;
 		}
 		if(i == o->token.role_count){
+			/* the default "admin,service" applies to those that are roles */
+			if(!o->clientid_exempt_set) continue;
 			snprintf(errbuf, errlen, "option clientid_exempt_roles: '%s' is not one of the roles", r);
 			free(copy);
 			return -1;

@@ -23,7 +23,6 @@ struct jw_options {
 	char *clientid_exempt_csv;    /* owned; resolved after roles are known */
 	int acl_reload_interval_s;    /* 0 disables the file watch */
 	int stats_interval_s;
-	int expiry_grace_s;           /* seconds past exp before the kick */
 };
 
 /* Defaults (see docs/configuration.md).  Returns -1 if out of memory. */

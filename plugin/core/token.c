@@ -168,6 +168,15 @@ static json_object *segment_json(const char *seg, size_t len)
 	return obj;
 }
 
+/* Times are clamped to +-2^62 s (far beyond any real date) so that
+ * "exp + leeway" here and "exp + grace" in the plugin cannot overflow. */
+#define TIME_LIMIT (INT64_C(1) << 62)
+
+static int64_t clamp_time(int64_t t)
+{
+	return t > TIME_LIMIT ? TIME_LIMIT : t < -TIME_LIMIT ? -TIME_LIMIT : t;
+}
+
 /* A NumericDate: integer or fractional seconds.  Returns false if present
  * but not a number; *present says whether it was there at all. */
 static bool numeric_claim(json_object *claims, const char *name, int64_t *out, bool *present)
@@ -176,13 +185,13 @@ static bool numeric_claim(json_object *claims, const char *name, int64_t *out, b
 	*present = json_object_object_get_ex(claims, name, &v);
 	if(!*present) return true;
 	if(json_object_is_type(v, json_type_int)){
-		*out = json_object_get_int64(v);
+		*out = clamp_time(json_object_get_int64(v));
 		return true;
 	}
 	if(json_object_is_type(v, json_type_double)){
 		double d = json_object_get_double(v);
 		if(!(d > -9.2e18 && d < 9.2e18)) return false;
-		*out = (int64_t)d;
+		*out = clamp_time((int64_t)d);
 		return true;
 	}
 	return false;

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Build (if needed) and run the four jetwire benchmarks, then print a
+# summary table.  Benchmarks are not tests: nothing here fails on a figure;
+# the exit status is non-zero only if a benchmark itself failed (a broker
+# did not start, a delivery went missing, a decision was wrong, ...).
+#
+#   bench/run.sh                 default runs (each well under 2 minutes)
+#   bench/run.sh --long          longer runs, steadier figures
+#   bench/run.sh --only NAME     one of: acl_decide relations_memory throughput connect
+#
+# Environment:
+#   BUILD_DIR            build directory (default /tmp/build-bench)
+#   JW_BENCH_BROKER_CONF extra mosquitto.conf lines for every broker started
+#   JW_BENCH_KEEP=1      keep the brokers' temp directories
+# Full outputs are written to $BUILD_DIR/bench-results/<name>.txt.
+set -u
+
+SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-/tmp/build-bench}
+LONG=0
+ONLY=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--long) LONG=1 ;;
+		--only) shift; ONLY=${1:-} ;;
+		-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+		*) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+	cmake -S "$SRC_DIR" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 2
+fi
+cmake --build "$BUILD_DIR" -j2 --target bench_acl_decide bench_relations_memory bench_throughput \
+	bench_connect jetwire_plugin >/dev/null || {
+	echo "build failed; run: cmake --build $BUILD_DIR --target bench_acl_decide" >&2
+	exit 2
+}
+
+BIN="$BUILD_DIR/bench"
+OUT="$BUILD_DIR/bench-results"
+mkdir -p "$OUT"
+
+if [ "$LONG" = 1 ]; then
+	ARGS_acl_decide="--batches 50000 --kind-batches 3000"
+	ARGS_relations_memory="--tuples 100000,400000,1000000 --broker-tuples 400000"
+	ARGS_throughput="--messages 400000 --reps 5"
+	ARGS_connect="--seconds 10 --reps 5 --pool 20000"
+else
+	ARGS_acl_decide=""
+	ARGS_relations_memory=""
+	ARGS_throughput=""
+	ARGS_connect=""
+fi
+
+status=0
+for name in acl_decide relations_memory throughput connect; do
+	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then continue; fi
+	args_var="ARGS_$name"
+	echo "== bench_$name ${!args_var}"
+	start=$(date +%s)
+	# shellcheck disable=SC2086
+	"$BIN/bench_$name" ${!args_var} >"$OUT/$name.txt" 2>&1
+	rc=$?
+	grep -v '^RESULT ' "$OUT/$name.txt"
+	echo "   ($(( $(date +%s) - start )) s, exit $rc)"
+	[ $rc -eq 0 ] || status=1
+	echo
+done
+
+# ---- summary ----
+cat "$OUT"/*.txt 2>/dev/null | awk '
+	/^RESULT / { split($2, kv, "="); r[kv[1]] = kv[2] }
+	function v(k) { return (k in r) ? r[k] : "-" }
+	function row(what, fig, base, ratio, target, verdict) {
+		printf "%-44s %14s %14s %8s  %-12s %s\n", what, fig, base, ratio, target, verdict
+	}
+	function lt(a, b) { return (a != "-" && a + 0 < b) ? "met" : (a == "-" ? "" : "MISSED") }
+	function le(a, b) { return (a != "-" && a + 0 <= b) ? "met" : (a == "-" ? "" : "MISSED") }
+	function ge(a, b) { return (a != "-" && a + 0 >= b) ? "met" : (a == "-" ? "" : "MISSED") }
+	END {
+		print "SUMMARY"
+		row("measure", "figure", "baseline", "ratio", "target", "")
+		for (i = 1; i <= 2; i++) {
+			s = (i == 1) ? "numeric" : "uuid"
+			k = "acl_decide." s
+			if ((k ".median_ns") in r) {
+				row("acl decide ns/check, median (" s " ids)", v(k ".median_ns"), v(k ".baseline_median_ns"),
+					v(k ".ratio"), "< 150 ns", lt(v(k ".median_ns"), 150))
+				row("acl decide ns/check, p99 of batches", v(k ".p99_ns"), "", "", "", "")
+				row("acl decide ns/check, 1000 hot orders", v(k ".hot_median_ns"), "", "", "", "")
+				row("acl decide allocations", v(k ".allocations"), "", "", "0", (v(k ".allocations") == "0") ? "met" : "MISSED")
+			}
+		}
+		if ("memory.random_load_ns" in r) row("machine: one random DRAM load, ns", v("memory.random_load_ns"), "", "", "", "")
+		nc = 0
+		for (k in r) if (k ~ /^relations_memory\.inproc\.[0-9]+\.rss_mib_per_100k$/) {
+			split(k, p, ".")
+			cp[++nc] = p[3] + 0
+		}
+		for (i = 2; i <= nc; i++) for (j = i; j > 1 && cp[j] < cp[j - 1]; j--) { t = cp[j]; cp[j] = cp[j - 1]; cp[j - 1] = t }
+		for (i = 1; i <= nc; i++) {
+			k = "relations_memory.inproc." cp[i] ".rss_mib_per_100k"
+			row("relstore MiB/100k tuples, RSS @" cp[i], r[k], "", "", "<= 32 MiB", le(r[k], 32))
+			hk = "relations_memory.inproc." cp[i] ".heap_mib_per_100k"
+			row("relstore MiB/100k tuples, heap @" cp[i], v(hk), "", "", "<= 32 MiB", le(v(hk), 32))
+		}
+		if ("relations_memory.broker.mib_per_100k" in r) {
+			row("broker RSS growth MiB/100k relations", v("relations_memory.broker.mib_per_100k"),
+				v("relations_memory.broker.rss_before_mib") " before", "", "<= 32 MiB",
+				le(v("relations_memory.broker.mib_per_100k"), 32))
+			row("$CONTROL push tuples/s (nodelay false)", v("relations_memory.broker.push_tuples_per_s"), "", "", "", "")
+			row("$CONTROL push tuples/s (nodelay true)", v("relations_memory.broker_nodelay.push_tuples_per_s"), "", "", "", "")
+		}
+		for (q = 0; q <= 1; q++) for (j = 1; j <= 2; j++) {
+			var = (j == 1) ? "allowed" : "mixed"
+			k = "throughput.qos" q "." var
+			if ((k ".ratio") in r) {
+				row("deliveries/s QoS " q ", " var, v(k ".plugin_deliveries_per_s"), v(k ".plain_deliveries_per_s"),
+					v(k ".ratio"), ">= 0.9", ge(v(k ".ratio"), 0.9) (var == "mixed" ? " (not like for like)" : ""))
+				row("  broker CPU us/msg QoS " q ", " var, v(k ".plugin_broker_cpu_us_per_msg"),
+					v(k ".plain_broker_cpu_us_per_msg"), v(k ".cpu_ratio"), "", "")
+			}
+		}
+		split("hs256_reused hs256_distinct rs256_reused rs256_distinct", cv, " ")
+		for (i = 1; i <= 4; i++) {
+			k = "connect." cv[i]
+			if ((k ".per_s") in r) {
+				row("connects/s " cv[i], v(k ".per_s"), v("connect.anonymous.per_s"), v(k ".ratio"), ">= 0.8", ge(v(k ".ratio"), 0.8))
+				row("  broker CPU us/connect", v(k ".broker_cpu_us"), v("connect.anonymous.broker_cpu_us"), "", "", "")
+			}
+		}
+	}'
+read -r load </proc/loadavg
+echo "(loadavg now: $load; CPUs: $(nproc); full outputs in $OUT)"
+exit $status

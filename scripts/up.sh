@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Bring up jetwire locally: mosquitto with the jetwire plugin on TCP and
+# WebSocket, the repository's ACL (acl/default.acl, edited live), and demo
+# tokens for every role.  Runs in the foreground; Ctrl-C stops the broker.
+#
+#   sudo scripts/up.sh
+#   sudo JETWIRE_MQTT_PORT=1884 JETWIRE_WS_PORT=8081 scripts/up.sh   # a second stack
+#
+# Environment (defaults in brackets):
+#   JETWIRE_MQTT_PORT  MQTT over TCP port                          [1883]
+#   JETWIRE_WS_PORT    MQTT over WebSocket port                    [8080]
+#   JETWIRE_BIND       address both listeners bind to              [127.0.0.1]
+#   JETWIRE_DATA_DIR   runtime directory                           [.jetwire/<MQTT port>]
+#   JETWIRE_ACL_FILE   ACL file the plugin enforces                [acl/default.acl]
+#   JETWIRE_TOKEN_TTL  lifetime of the printed demo tokens, seconds [86400]
+#   JWT_SECRET         HS256 secret (>= 32 bytes); default: generated once
+#                      and kept in the data directory
+#
+# (The bridge and the web demo join this script when they exist.)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+die() { echo "up: $*" >&2; exit 1; }
+
+mqtt_port="${JETWIRE_MQTT_PORT:-1883}"
+ws_port="${JETWIRE_WS_PORT:-8080}"
+bind="${JETWIRE_BIND:-127.0.0.1}"
+data_dir="${JETWIRE_DATA_DIR:-$root/.jetwire/$mqtt_port}"
+acl_file="${JETWIRE_ACL_FILE:-$root/acl/default.acl}"
+token_ttl="${JETWIRE_TOKEN_TTL:-86400}"
+
+for v in mqtt_port ws_port token_ttl; do
+	[[ "${!v}" =~ ^[0-9]+$ ]] || die "$v: '${!v}' is not a number"
+done
+((mqtt_port >= 1 && mqtt_port <= 65535)) || die "JETWIRE_MQTT_PORT $mqtt_port: not a TCP port"
+((ws_port >= 1 && ws_port <= 65535)) || die "JETWIRE_WS_PORT $ws_port: not a TCP port"
+[[ "$mqtt_port" != "$ws_port" ]] || die "JETWIRE_MQTT_PORT and JETWIRE_WS_PORT are both $mqtt_port"
+[[ -f "$acl_file" ]] || die "ACL file $acl_file not found"
+if [[ -n "${JWT_SECRET:-}" ]] && ((${#JWT_SECRET} < 32)); then
+	die "JWT_SECRET is ${#JWT_SECRET} bytes; HS256 needs at least 32 (or unset it to use a generated secret)"
+fi
+acl_file="$(realpath "$acl_file")"
+
+# Is anything listening on TCP port $1 (any address, IPv4 or IPv6)?
+port_in_use() {
+	local hex
+	hex="$(printf '%04X' "$1")"
+	awk -v p="$hex" 'FNR > 1 { n = split($2, a, ":"); if (a[n] == p && $4 == "0A") found = 1 }
+		END { exit found ? 0 : 1 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+for p in "$mqtt_port" "$ws_port"; do
+	if port_in_use "$p"; then
+		die "port $p is already in use (another broker? the Debian mosquitto service: systemctl stop mosquitto).
+    Pick other ports, e.g.: JETWIRE_MQTT_PORT=1884 JETWIRE_WS_PORT=8081 $0"
+	fi
+done
+
+# ---- dependencies and build ----
+"$root/scripts/deps.sh"
+mkdir -p "$data_dir"
+data_dir="$(realpath "$data_dir")"
+old_pid="$(cat "$data_dir/mosquitto.pid" 2>/dev/null || true)"
+if [[ "$old_pid" =~ ^[0-9]+$ ]] && grep -qs mosquitto "/proc/$old_pid/cmdline"; then
+	die "a broker (pid $old_pid) already runs with data dir $data_dir"
+fi
+echo "up: building (log: $data_dir/build.log)"
+if ! { cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		&& cmake --build "$root/build" --parallel "$(nproc)" \
+			--target jetwire_plugin jetwire-token jetwire-acl; } >"$data_dir/build.log" 2>&1; then
+	tail -n 40 "$data_dir/build.log" >&2
+	die "build failed; full log: $data_dir/build.log"
+fi
+plugin="$root/build/jetwire_plugin.so"
+token_tool="$root/build/jetwire-token"
+
+# ---- secret ----
+secret_file="$data_dir/jwt.secret"
+umask 077
+if [[ -n "${JWT_SECRET:-}" ]]; then
+	printf '%s' "$JWT_SECRET" >"$secret_file"
+elif [[ ! -s "$secret_file" ]]; then
+	openssl rand -hex 48 | tr -d '\n' >"$secret_file"
+	echo "up: generated a new secret in $secret_file"
+fi
+chmod 600 "$secret_file"
+umask 022
+
+# ---- who the broker runs as ----
+# mosquitto 2.0.11 started as root switches to the user named in its config
+# (default "mosquitto") right after reading the config, before it loads the
+# plugin: that user must be able to read the plugin, the ACL and the secret,
+# and to write the data directory (persistence).
+run_as="$(id -un)"
+user_line=""
+if [[ $(id -u) -eq 0 ]]; then
+	if getent passwd mosquitto >/dev/null \
+			&& runuser -u mosquitto -- test -r "$acl_file" \
+			&& runuser -u mosquitto -- test -r "$plugin"; then
+		run_as=mosquitto
+		user_line="user mosquitto"
+		chown -R mosquitto: "$data_dir"
+	else
+		echo "up: warning: user 'mosquitto' cannot read $acl_file or $plugin; running the broker as root" >&2
+		run_as=root
+		user_line="user root"
+	fi
+fi
+
+# ---- configuration ----
+# mosquitto 2.0.11 passes the bind address of a WebSocket listener to
+# libwebsockets, which ignores it (listens on every address) unless the
+# listener is limited to one address family.
+ws_domain_line="socket_domain ipv4"
+[[ "$bind" == *:* ]] && ws_domain_line="socket_domain ipv6"
+conf="$data_dir/mosquitto.conf"
+cat >"$conf" <<EOF
+# Generated by scripts/up.sh on every start: edit the script, not this file.
+# docs/configuration.md explains each line.
+per_listener_settings false
+allow_anonymous false
+$user_line
+persistence true
+persistence_location $data_dir
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_timestamp_format %Y-%m-%dT%H:%M:%S
+
+listener $mqtt_port $bind
+listener $ws_port $bind
+protocol websockets
+$ws_domain_line
+
+plugin $plugin
+plugin_opt_acl_file $acl_file
+plugin_opt_jwt_secret_file $secret_file
+EOF
+
+# ---- run ----
+broker_pid=""
+stop_broker() {
+	trap - INT TERM HUP EXIT
+	if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
+		echo "up: stopping the broker (pid $broker_pid)"
+		kill -TERM "$broker_pid" 2>/dev/null || true
+		for _ in $(seq 100); do
+			kill -0 "$broker_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$broker_pid" 2>/dev/null; then
+			echo "up: the broker did not stop in 10 s; killing it" >&2
+			kill -KILL "$broker_pid" 2>/dev/null || true
+		fi
+		wait "$broker_pid" 2>/dev/null || true
+	fi
+	rm -f "$data_dir/mosquitto.pid"
+}
+trap 'stop_broker; exit 130' INT
+trap 'stop_broker; exit 143' TERM HUP
+trap 'stop_broker' EXIT
+
+mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+"$mosquitto_bin" -c "$conf" &
+broker_pid=$!
+echo "$broker_pid" >"$data_dir/mosquitto.pid"
+
+for _ in $(seq 100); do
+	kill -0 "$broker_pid" 2>/dev/null || break
+	port_in_use "$mqtt_port" && port_in_use "$ws_port" && break
+	sleep 0.1
+done
+if ! kill -0 "$broker_pid" 2>/dev/null; then
+	wait "$broker_pid" || true
+	broker_pid=""
+	die "the broker exited at start; its log is above (config: $conf)"
+fi
+port_in_use "$mqtt_port" && port_in_use "$ws_port" || die "the broker did not open ports $mqtt_port and $ws_port in 10 s"
+
+# ---- demo tokens and examples ----
+host="$bind"
+[[ "$host" == "0.0.0.0" || "$host" == "::" ]] && host=127.0.0.1
+tokens="$data_dir/tokens.env"
+mint() { "$token_tool" --secret-file "$secret_file" --ttl "$token_ttl" --sub "$1" --role "$2"; }
+{
+	echo "# Demo tokens for the jetwire broker on $host:$mqtt_port (valid ${token_ttl}s from $(date -u +%FT%TZ))."
+	echo "export CUSTOMER_TOKEN='$(mint 42 customer)'"
+	echo "export MERCHANT_TOKEN='$(mint 7 merchant)'"
+	echo "export DRIVER_TOKEN='$(mint 9 driver)'"
+	echo "export ADMIN_TOKEN='$(mint 1 admin)'"
+	echo "export SERVICE_TOKEN='$(mint bridge service)'"
+} >"$tokens"
+chmod 600 "$tokens"
+
+m="-h $host -p $mqtt_port -V mqttv5 -u jwt"
+cat <<EOF
+
+================================================================================
+jetwire is up (broker pid $broker_pid, running as $run_as)
+  MQTT/TCP        $host:$mqtt_port
+  MQTT/WebSocket  ws://$host:$ws_port/
+  ACL             $acl_file  (edits apply within 2 s; a broken edit is logged and ignored)
+  data dir        $data_dir  (mosquitto.conf, jwt.secret, tokens.env, mosquitto.db)
+
+Demo tokens (client id must be {role}-{sub}; password = token), valid ${token_ttl}s:
+$(sed -n 's/^export /  export /p' "$tokens")
+  (or: source $tokens)
+
+Try it, each command in its own terminal, after the exports above:
+  # customer 42 watches its orders and its driver
+  mosquitto_sub $m -i customer-42 -P "\$CUSTOMER_TOKEN" -t 'order/+/status' -t 'driver/+/location' -v
+  # the bridge (service) makes customer 42 a party of order 1001, served by driver 9
+  mosquitto_pub $m -i service-bridge -P "\$SERVICE_TOKEN" -t '\$CONTROL/jetwire/v1' -m '{"commands":[{"command":"addRelations","relations":[{"object":"order:1001","relation":"party","subject":"customer:42"},{"object":"driver:9","relation":"tracker","subject":"customer:42"}]}]}'
+  # the bridge publishes the order's status: customer 42 receives it
+  mosquitto_pub $m -i service-bridge -P "\$SERVICE_TOKEN" -q 1 -r -t order/1001/status -m '{"orderId":"1001","orderNumber":"DJ-1001","status":"PENDING","previousStatus":null,"version":1,"timestamp":"2025-01-01T00:00:00Z"}'
+  # order 1002 is not customer 42's: nothing arrives
+  mosquitto_pub $m -i service-bridge -P "\$SERVICE_TOKEN" -q 1 -r -t order/1002/status -m '{"orderId":"1002","status":"PENDING","version":1}'
+  # driver 9 publishes its location: customer 42 (its tracker) receives it
+  mosquitto_pub $m -i driver-9 -P "\$DRIVER_TOKEN" -q 1 -r -t driver/9/location -m '{"lat":52.52,"lng":13.40,"ts":1735689600000}'
+  # driver 9 may not publish as driver 8: PUBACK 0x87 (not authorized)
+  mosquitto_pub $m -i driver-9 -P "\$DRIVER_TOKEN" -q 1 -t driver/8/location -m '{}'
+  # the merchant's notifications; admin's view of the plugin counters
+  mosquitto_sub $m -i merchant-7 -P "\$MERCHANT_TOKEN" -t merchant/7/notifications -v
+  mosquitto_sub $m -i admin-1 -P "\$ADMIN_TOKEN" -t '\$SYS/broker/jetwire/#' -v
+
+Ctrl-C stops the broker.  Reload the ACL at once: kill -HUP $broker_pid
+================================================================================
+
+EOF
+
+set +e
+wait "$broker_pid"
+rc=$?
+set -e
+broker_pid=""
+rm -f "$data_dir/mosquitto.pid"
+trap - INT TERM HUP EXIT
+echo "up: the broker exited (status $rc)"
+exit "$rc"
