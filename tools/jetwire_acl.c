@@ -85,7 +85,7 @@ static int add_relation(struct jw_relstore *rs, const char *spec)
 {
 	char o[JW_REL_FIELD_MAX + 1], r[JW_REL_FIELD_MAX + 1], s[JW_REL_FIELD_MAX + 1];
 	char extra;
-	if(sscanf(spec, "%256s %256s %256s %c", o, r, s, &extra) != 3 || jw_rel_add(rs, o, r, s, 0) != 0){
+	if(sscanf(spec, "%255s %255s %255s %c", o, r, s, &extra) != 3 || jw_rel_add(rs, o, r, s, 0) != 0){
 		fprintf(stderr, "jetwire-acl: --relation \"%s\": expected \"OBJECT RELATION SUBJECT\"\n", spec);
 		return -1;
 	}

@@ -176,6 +176,12 @@ static int load_key(struct jw_options *o, char *errbuf, size_t errlen)
 	}
 	o->token.key = (unsigned char *)buf;
 	o->token.key_len = len;
+	char err2[256];
+	if(jw_token_config_prepare(&o->token, err2, sizeof(err2)) != 0){
+		snprintf(errbuf, errlen, "jwt %s: %s", jw_token_alg_is_hmac(o->token.alg) ? "secret" : "public key",
+				err2);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,105 +1,163 @@
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* madvise, getrandom */
 #include "relations.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 
-/* One tuple, allocated in one block: "object\0relation\0subject\0". */
-struct rel_entry {
-	int64_t expires_at;
-	uint32_t generation;
-	uint16_t object_len, relation_len, subject_len;
-	char key[];
-};
+/*
+ * Open addressing with linear probing over 64-byte slots, one cache line
+ * each.  A tuple's key "object\0relation\0subject" is stored in the slot
+ * itself when it fits (ids of typical length do), so a lookup costs one
+ * cache miss; longer keys live in a heap copy the slot points to.
+ *
+ * The hash is seeded per store from getrandom(): topic levels that reach a
+ * lookup come from clients, and an unseeded hash would let them aim at one
+ * probe chain.
+ */
+
+#define KEY_MAX (3 * JW_REL_FIELD_MAX + 2)
+#define INLINE_KEY 45
+#define HUGE_PAGE (2u << 20)
 
 struct rel_slot {
-	uint64_t hash;          /* 0 marks an empty slot */
-	struct rel_entry *e;
+	uint32_t hash;          /* 0 marks an empty slot */
+	uint32_t generation;
+	int64_t expires_at;
+	uint8_t object_len, relation_len, subject_len;
+	/* the key itself, or (memcpy'd, unaligned) a pointer to its heap copy:
+	 * 45 bytes hold "driver:1234567\0tracker\0customer:1234567890" */
+	char key[INLINE_KEY];
 };
+
+_Static_assert(sizeof(struct rel_slot) == 64, "a slot is one cache line");
 
 struct jw_relstore {
 	struct rel_slot *slots;
 	size_t cap;             /* power of two */
 	size_t count;
+	uint64_t seed;
 	uint32_t generation;
 	bool syncing;
 };
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+/* A key being looked up or added, laid out like a stored one. */
+struct probe {
+	char key[KEY_MAX];
+	size_t len;
+	uint8_t object_len, relation_len, subject_len;
+	uint32_t hash;
+};
 
-static uint64_t fnv_update(uint64_t h, const char *p, size_t len)
+static uint64_t mix(uint64_t a, uint64_t b)
 {
-	for(size_t i = 0; i < len; i++){
-		h ^= (unsigned char)p[i];
-		h *= FNV_PRIME;
+	__uint128_t r = (__uint128_t)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static uint32_t hash_bytes(const char *p, size_t n, uint64_t seed)
+{
+	uint64_t h = seed ^ mix((uint64_t)n, 0x9e3779b97f4a7c15ULL);
+	while(n >= 8){
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = mix(h ^ w, 0xbf58476d1ce4e5b9ULL);
+		p += 8;
+		n -= 8;
 	}
-	return h;
+	uint64_t w = 0;
+	memcpy(&w, p, n);
+	h = mix(h ^ w, 0x94d049bb133111ebULL);
+	uint32_t h32 = (uint32_t)(h ^ (h >> 32));
+	return h32 ? h32 : 1;
 }
 
-static uint64_t finish_hash(uint64_t h)
+static size_t key_len(const struct rel_slot *s)
 {
-	/* fold high bits down so the low bits used for the index mix well */
-	h ^= h >> 29;
-	return h ? h : 1;
+	return (size_t)s->object_len + s->relation_len + s->subject_len + 2;
 }
 
-static uint64_t hash_parts(const struct jw_piece *obj, size_t n_obj,
-		const char *rel, size_t rel_len, const struct jw_piece *subj, size_t n_subj)
+static char *heap_key(const struct rel_slot *s)
 {
-	uint64_t h = FNV_OFFSET;
-	for(size_t i = 0; i < n_obj; i++) h = fnv_update(h, obj[i].ptr, obj[i].len);
-	h = fnv_update(h, "", 1);
-	h = fnv_update(h, rel, rel_len);
-	h = fnv_update(h, "", 1);
-	for(size_t i = 0; i < n_subj; i++) h = fnv_update(h, subj[i].ptr, subj[i].len);
-	return finish_hash(h);
+	char *p;
+	memcpy(&p, s->key, sizeof(p));
+	return p;
 }
 
-/* Compare a stored field with a list of pieces. */
-static bool field_eq(const char *field, size_t field_len, const struct jw_piece *p, size_t n)
+static const char *slot_key(const struct rel_slot *s)
 {
-	size_t off = 0;
+	return key_len(s) <= INLINE_KEY ? s->key : heap_key(s);
+}
+
+/* Concatenate pieces into the probe; false if a field is too long to exist. */
+static bool append(struct probe *pr, const struct jw_piece *p, size_t n, uint8_t *field_len)
+{
+	size_t start = pr->len;
 	for(size_t i = 0; i < n; i++){
-		if(off + p[i].len > field_len || memcmp(field + off, p[i].ptr, p[i].len) != 0) return false;
-		off += p[i].len;
+		if(pr->len + p[i].len > start + JW_REL_FIELD_MAX) return false;
+		memcpy(pr->key + pr->len, p[i].ptr, p[i].len);
+		pr->len += p[i].len;
 	}
-	return off == field_len;
+	*field_len = (uint8_t)(pr->len - start);
+	return true;
 }
 
-static bool entry_eq(const struct rel_entry *e, const struct jw_piece *obj, size_t n_obj,
-		const char *rel, size_t rel_len, const struct jw_piece *subj, size_t n_subj)
+static bool probe_build(struct probe *pr, const struct jw_relstore *rs,
+		const struct jw_piece *obj, size_t n_obj, const char *rel, size_t rel_len,
+		const struct jw_piece *subj, size_t n_subj)
 {
-	const char *k = e->key;
-	if(!field_eq(k, e->object_len, obj, n_obj)) return false;
-	k += e->object_len + 1;
-	if(e->relation_len != rel_len || memcmp(k, rel, rel_len) != 0) return false;
-	k += e->relation_len + 1;
-	return field_eq(k, e->subject_len, subj, n_subj);
+	const struct jw_piece r = {rel, rel_len};
+	pr->len = 0;
+	if(!append(pr, obj, n_obj, &pr->object_len)) return false;
+	pr->key[pr->len++] = '\0';
+	if(!append(pr, &r, 1, &pr->relation_len)) return false;
+	pr->key[pr->len++] = '\0';
+	if(!append(pr, subj, n_subj, &pr->subject_len)) return false;
+	pr->hash = hash_bytes(pr->key, pr->len, rs->seed);
+	return true;
+}
+
+static bool slot_matches(const struct rel_slot *s, const struct probe *pr)
+{
+	return s->hash == pr->hash && s->object_len == pr->object_len
+		&& s->relation_len == pr->relation_len && s->subject_len == pr->subject_len
+		&& memcmp(slot_key(s), pr->key, pr->len) == 0;
 }
 
 /* Index of the matching slot, or of the empty slot where it would go. */
-static size_t find_slot(const struct jw_relstore *rs, uint64_t h, const struct jw_piece *obj,
-		size_t n_obj, const char *rel, size_t rel_len, const struct jw_piece *subj, size_t n_subj)
+static size_t find_slot(const struct jw_relstore *rs, const struct probe *pr)
 {
 	size_t mask = rs->cap - 1;
-	size_t i = (size_t)h & mask;
-	while(rs->slots[i].hash != 0){
-		if(rs->slots[i].hash == h
-				&& entry_eq(rs->slots[i].e, obj, n_obj, rel, rel_len, subj, n_subj)){
-			return i;
-		}
+	size_t i = (size_t)pr->hash & mask;
+	while(rs->slots[i].hash != 0 && !slot_matches(&rs->slots[i], pr)){
 		i = (i + 1) & mask;
 	}
 	return i;
+}
+
+static struct rel_slot *alloc_slots(size_t cap)
+{
+	size_t bytes = cap * sizeof(struct rel_slot);
+	size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+	struct rel_slot *s = aligned_alloc(align, bytes);
+	if(s == NULL) return NULL;
+	/* Lookups land anywhere in the table: huge pages spare them a TLB miss
+	 * on top of the cache miss.  Only a hint; failure is harmless. */
+	if(align == HUGE_PAGE) (void)madvise(s, bytes, MADV_HUGEPAGE);
+	memset(s, 0, bytes);
+	return s;
 }
 
 struct jw_relstore *jw_rel_new(void)
 {
 	struct jw_relstore *rs = calloc(1, sizeof(*rs));
 	if(rs == NULL) return NULL;
+	if(getrandom(&rs->seed, sizeof(rs->seed), 0) != (ssize_t)sizeof(rs->seed)){
+		rs->seed = (uint64_t)(uintptr_t)rs ^ 0x2545f4914f6cdd1dULL;   /* no entropy: still seeded per process */
+	}
 	rs->cap = 1024;
-	rs->slots = calloc(rs->cap, sizeof(*rs->slots));
+	rs->slots = alloc_slots(rs->cap);
 	if(rs->slots == NULL){
 		free(rs);
 		return NULL;
@@ -107,10 +165,16 @@ struct jw_relstore *jw_rel_new(void)
 	return rs;
 }
 
+static void slot_release(struct rel_slot *s)
+{
+	if(s->hash != 0 && key_len(s) > INLINE_KEY) free(heap_key(s));
+	memset(s, 0, sizeof(*s));
+}
+
 void jw_rel_free(struct jw_relstore *rs)
 {
 	if(rs == NULL) return;
-	for(size_t i = 0; i < rs->cap; i++) free(rs->slots[i].e);
+	for(size_t i = 0; i < rs->cap; i++) slot_release(&rs->slots[i]);
 	free(rs->slots);
 	free(rs);
 }
@@ -128,13 +192,13 @@ bool jw_rel_field_is_valid(const char *s, size_t len)
 static int grow(struct jw_relstore *rs)
 {
 	size_t ncap = rs->cap * 2;
-	struct rel_slot *ns = calloc(ncap, sizeof(*ns));
+	struct rel_slot *ns = alloc_slots(ncap);
 	if(ns == NULL) return -1;
 	for(size_t i = 0; i < rs->cap; i++){
 		if(rs->slots[i].hash == 0) continue;
 		size_t j = (size_t)rs->slots[i].hash & (ncap - 1);
 		while(ns[j].hash != 0) j = (j + 1) & (ncap - 1);
-		ns[j] = rs->slots[i];
+		ns[j] = rs->slots[i];   /* a heap key moves with its pointer */
 	}
 	free(rs->slots);
 	rs->slots = ns;
@@ -142,37 +206,43 @@ static int grow(struct jw_relstore *rs)
 	return 0;
 }
 
+static bool probe_from_strings(struct probe *pr, const struct jw_relstore *rs,
+		const char *object, const char *relation, const char *subject)
+{
+	struct jw_piece o = {object, strlen(object)}, s = {subject, strlen(subject)};
+	return probe_build(pr, rs, &o, 1, relation, strlen(relation), &s, 1);
+}
+
 int jw_rel_add(struct jw_relstore *rs, const char *object, const char *relation,
 		const char *subject, int64_t expires_at)
 {
-	size_t ol = strlen(object), rl = strlen(relation), sl = strlen(subject);
-	if(!jw_rel_field_is_valid(object, ol) || !jw_rel_field_is_valid(relation, rl)
-			|| !jw_rel_field_is_valid(subject, sl)){
+	if(!jw_rel_field_is_valid(object, strlen(object)) || !jw_rel_field_is_valid(relation, strlen(relation))
+			|| !jw_rel_field_is_valid(subject, strlen(subject))){
 		return -1;
 	}
 	if((rs->count + 1) * 10 > rs->cap * 7 && grow(rs) != 0) return -1;
 
-	struct jw_piece o = {object, ol}, s = {subject, sl};
-	uint64_t h = hash_parts(&o, 1, relation, rl, &s, 1);
-	size_t i = find_slot(rs, h, &o, 1, relation, rl, &s, 1);
-	if(rs->slots[i].hash != 0){
-		rs->slots[i].e->expires_at = expires_at;
-		rs->slots[i].e->generation = rs->generation;
-		return 0;
+	struct probe pr;
+	if(!probe_from_strings(&pr, rs, object, relation, subject)) return -1;
+	size_t i = find_slot(rs, &pr);
+	struct rel_slot *s = &rs->slots[i];
+	if(s->hash == 0){
+		if(pr.len > INLINE_KEY){
+			char *copy = malloc(pr.len);
+			if(copy == NULL) return -1;
+			memcpy(copy, pr.key, pr.len);
+			memcpy(s->key, &copy, sizeof(copy));
+		}else{
+			memcpy(s->key, pr.key, pr.len);
+		}
+		s->hash = pr.hash;
+		s->object_len = pr.object_len;
+		s->relation_len = pr.relation_len;
+		s->subject_len = pr.subject_len;
+		rs->count++;
 	}
-	struct rel_entry *e = malloc(sizeof(*e) + ol + rl + sl + 3);
-	if(e == NULL) return -1;
-	e->expires_at = expires_at;
-	e->generation = rs->generation;
-	e->object_len = (uint16_t)ol;
-	e->relation_len = (uint16_t)rl;
-	e->subject_len = (uint16_t)sl;
-	memcpy(e->key, object, ol + 1);
-	memcpy(e->key + ol + 1, relation, rl + 1);
-	memcpy(e->key + ol + rl + 2, subject, sl + 1);
-	rs->slots[i].hash = h;
-	rs->slots[i].e = e;
-	rs->count++;
+	s->expires_at = expires_at;
+	s->generation = rs->generation;
 	return 0;
 }
 
@@ -181,9 +251,7 @@ int jw_rel_add(struct jw_relstore *rs, const char *object, const char *relation,
 static void delete_slot(struct jw_relstore *rs, size_t i)
 {
 	size_t mask = rs->cap - 1;
-	free(rs->slots[i].e);
-	rs->slots[i].hash = 0;
-	rs->slots[i].e = NULL;
+	slot_release(&rs->slots[i]);
 	rs->count--;
 	size_t j = i;
 	for(;;){
@@ -194,8 +262,7 @@ static void delete_slot(struct jw_relstore *rs, size_t i)
 		bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
 		if(!in_range){
 			rs->slots[i] = rs->slots[j];
-			rs->slots[j].hash = 0;
-			rs->slots[j].e = NULL;
+			memset(&rs->slots[j], 0, sizeof(rs->slots[j]));
 			i = j;
 		}
 	}
@@ -204,10 +271,9 @@ static void delete_slot(struct jw_relstore *rs, size_t i)
 bool jw_rel_remove(struct jw_relstore *rs, const char *object, const char *relation,
 		const char *subject)
 {
-	struct jw_piece o = {object, strlen(object)}, s = {subject, strlen(subject)};
-	size_t rl = strlen(relation);
-	uint64_t h = hash_parts(&o, 1, relation, rl, &s, 1);
-	size_t i = find_slot(rs, h, &o, 1, relation, rl, &s, 1);
+	struct probe pr;
+	if(!probe_from_strings(&pr, rs, object, relation, subject)) return false;
+	size_t i = find_slot(rs, &pr);
 	if(rs->slots[i].hash == 0) return false;
 	delete_slot(rs, i);
 	return true;
@@ -218,12 +284,12 @@ bool jw_rel_remove(struct jw_relstore *rs, const char *object, const char *relat
  * an entry shifted across the wrap-around to the start is caught by a
  * second pass. */
 static size_t remove_where(struct jw_relstore *rs,
-		bool (*pred)(const struct rel_entry *e, const void *arg), const void *arg)
+		bool (*pred)(const struct rel_slot *s, const void *arg), const void *arg)
 {
 	size_t removed = 0;
 	for(int pass = 0; pass < 2; pass++){
 		for(size_t i = 0; i < rs->cap; ){
-			if(rs->slots[i].hash != 0 && pred(rs->slots[i].e, arg)){
+			if(rs->slots[i].hash != 0 && pred(&rs->slots[i], arg)){
 				delete_slot(rs, i);
 				removed++;
 			}else{
@@ -234,10 +300,10 @@ static size_t remove_where(struct jw_relstore *rs,
 	return removed;
 }
 
-static bool object_is(const struct rel_entry *e, const void *arg)
+static bool object_is(const struct rel_slot *s, const void *arg)
 {
 	const char *object = arg;
-	return strlen(object) == e->object_len && memcmp(e->key, object, e->object_len) == 0;
+	return strlen(object) == s->object_len && memcmp(slot_key(s), object, s->object_len) == 0;
 }
 
 size_t jw_rel_remove_object(struct jw_relstore *rs, const char *object)
@@ -251,11 +317,11 @@ bool jw_rel_check_parts(const struct jw_relstore *rs, int64_t now,
 		const struct jw_piece *subject, size_t n_subject)
 {
 	if(rs == NULL || rs->count == 0) return false;
-	uint64_t h = hash_parts(object, n_object, relation, relation_len, subject, n_subject);
-	size_t i = find_slot(rs, h, object, n_object, relation, relation_len, subject, n_subject);
-	if(rs->slots[i].hash == 0) return false;
-	int64_t exp = rs->slots[i].e->expires_at;
-	return exp == 0 || exp > now;
+	struct probe pr;
+	if(!probe_build(&pr, rs, object, n_object, relation, relation_len, subject, n_subject)) return false;
+	const struct rel_slot *s = &rs->slots[find_slot(rs, &pr)];
+	if(s->hash == 0) return false;
+	return s->expires_at == 0 || s->expires_at > now;
 }
 
 bool jw_rel_check(const struct jw_relstore *rs, int64_t now, const char *object,
@@ -271,9 +337,9 @@ void jw_rel_sync_begin(struct jw_relstore *rs)
 	rs->syncing = true;
 }
 
-static bool older_generation(const struct rel_entry *e, const void *arg)
+static bool older_generation(const struct rel_slot *s, const void *arg)
 {
-	return e->generation != *(const uint32_t *)arg;
+	return s->generation != *(const uint32_t *)arg;
 }
 
 size_t jw_rel_sync_end(struct jw_relstore *rs)
@@ -288,9 +354,9 @@ bool jw_rel_sync_active(const struct jw_relstore *rs)
 	return rs->syncing;
 }
 
-static bool expired_by(const struct rel_entry *e, const void *arg)
+static bool expired_by(const struct rel_slot *s, const void *arg)
 {
-	return e->expires_at != 0 && e->expires_at <= *(const int64_t *)arg;
+	return s->expires_at != 0 && s->expires_at <= *(const int64_t *)arg;
 }
 
 size_t jw_rel_expire(struct jw_relstore *rs, int64_t now)
@@ -307,12 +373,16 @@ void jw_rel_foreach(const struct jw_relstore *rs,
 		bool (*fn)(const char *object, const char *relation, const char *subject,
 			int64_t expires_at, void *arg), void *arg)
 {
+	char buf[KEY_MAX + 1];
 	for(size_t i = 0; i < rs->cap; i++){
-		const struct rel_entry *e = rs->slots[i].e;
-		if(e == NULL) continue;
-		const char *o = e->key;
-		const char *r = o + e->object_len + 1;
-		const char *s = r + e->relation_len + 1;
-		if(!fn(o, r, s, e->expires_at, arg)) return;
+		const struct rel_slot *s = &rs->slots[i];
+		if(s->hash == 0) continue;
+		/* the stored key has NULs between its fields: one copy, terminated */
+		memcpy(buf, slot_key(s), key_len(s));
+		buf[key_len(s)] = '\0';
+		const char *o = buf;
+		const char *r = o + s->object_len + 1;
+		const char *sub = r + s->relation_len + 1;
+		if(!fn(o, r, sub, s->expires_at, arg)) return;
 	}
 }

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JW_REL_FIELD_MAX 256
+#define JW_REL_FIELD_MAX 255   /* a length fits one byte of the slot */
 
 struct jw_relstore;
 

@@ -39,10 +39,13 @@ enum jw_token_reason {
 
 const char *jw_token_reason_name(enum jw_token_reason r);
 
+struct jw_jws_key;
+
 struct jw_token_config {
 	jwt_alg_t alg;            /* pinned algorithm */
 	unsigned char *key;       /* HMAC secret or PEM public key; owned */
 	size_t key_len;
+	struct jw_jws_key *verify_key; /* key parsed for alg; owned; see jw_token_config_prepare */
 	int64_t leeway_s;         /* applied to exp, nbf, iat */
 	bool require_exp;
 	char *issuer;             /* NULL: not checked; owned */
@@ -57,6 +60,11 @@ struct jw_token_config {
  * "userType", the SPEC's five roles, 8 KiB tokens).  No key. */
 int jw_token_config_defaults(struct jw_token_config *cfg);
 void jw_token_config_clear(struct jw_token_config *cfg);
+
+/* Parse the key for the algorithm, once (jws.h).  Call after setting alg
+ * and key, before jw_token_verify (which refuses every token until then).
+ * Returns -1 with a reason in errbuf if the key does not suit the alg. */
+int jw_token_config_prepare(struct jw_token_config *cfg, char *errbuf, size_t errlen);
 
 /* Parse "HS256".."ES384"; returns JWT_ALG_INVAL for anything else,
  * including "none" and algorithms libjwt has but we do not offer. */

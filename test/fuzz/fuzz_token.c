@@ -37,6 +37,8 @@ static void set_key(struct jw_token_config *cfg)
 	cfg->key = malloc(cfg->key_len);
 	if(cfg->key == NULL) abort();
 	memcpy(cfg->key, SECRET, cfg->key_len);
+	char err[256];
+	if(jw_token_config_prepare(cfg, err, sizeof(err)) != 0) abort();
 }
 
 static void setup(void)

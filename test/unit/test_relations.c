@@ -214,7 +214,7 @@ START_TEST(refuses_invalid_fields)
 	ck_assert(!jw_rel_field_is_valid("a\0b", 3));
 	ck_assert_int_eq(jw_rel_count(rs), 0);
 
-	/* the limits themselves are fine: 256 bytes, UTF-8, spaces, '/' */
+	/* the limits themselves are fine: 255 bytes, UTF-8, spaces, '/' */
 	ck_assert(jw_rel_field_is_valid(max, JW_REL_FIELD_MAX));
 	add(max, max, max, 0);
 	add("order:é", "party of", "a/b+#", 0);

@@ -56,6 +56,8 @@ static void config_for(struct jw_token_config *cfg, jwt_alg_t alg)
 	cfg->key = malloc(cfg->key_len);
 	ck_assert_ptr_nonnull(cfg->key);
 	memcpy(cfg->key, key, cfg->key_len);
+	char err[256];
+	ck_assert_msg(jw_token_config_prepare(cfg, err, sizeof(err)) == 0, "%s", err);
 }
 
 /* A token for `claims` signed with `alg` and the test's key for it. */
@@ -346,7 +348,7 @@ START_TEST(refuses_every_token_when_no_key_is_configured)
 	ck_assert_int_eq(jw_token_config_defaults(&cfg), 0);
 	char *claims = valid_claims();
 	char *t = sign(JWT_ALG_HS256, claims);
-	/* libjwt would skip verification without a key */
+	/* libjwt would skip verification without a key; we refuse */
 	ck_assert_int_eq(verify(&cfg, t, NOW), JW_TOK_BAD_SIGNATURE);
 	free(t);
 	free(claims);
@@ -550,6 +552,61 @@ static enum jw_token_reason verify_iss_aud(const char *issuer, const char *audie
 	jw_token_config_clear(&cfg);
 	return r;
 }
+
+START_TEST(refuses_issuer_or_audience_with_an_embedded_nul)
+{
+	ck_assert_int_eq(verify_iss_aud("api", NULL, "\"iss\":\"api\\u0000.evil\""), JW_TOK_BAD_ISSUER);
+	ck_assert_int_eq(verify_iss_aud(NULL, "mqtt", "\"aud\":\"mqtt\\u0000x\""), JW_TOK_BAD_AUDIENCE);
+	ck_assert_int_eq(verify_iss_aud(NULL, "mqtt", "\"aud\":[\"mqtt\\u0000x\"]"), JW_TOK_BAD_AUDIENCE);
+}
+END_TEST
+
+/* The configured key must suit the pinned algorithm: refused when the
+ * config is prepared, before any token is seen. */
+static int prepare_with(jwt_alg_t alg, const char *key)
+{
+	struct jw_token_config cfg;
+	ck_assert_int_eq(jw_token_config_defaults(&cfg), 0);
+	cfg.alg = alg;
+	cfg.key = (unsigned char *)strdup(key);
+	cfg.key_len = strlen(key);
+	char err[256];
+	int rc = jw_token_config_prepare(&cfg, err, sizeof(err));
+	jw_token_config_clear(&cfg);
+	return rc;
+}
+
+START_TEST(refuses_a_key_that_does_not_suit_the_pinned_algorithm)
+{
+	ck_assert_int_eq(prepare_with(JWT_ALG_RS256, rsa.public_pem), 0);
+	ck_assert_int_eq(prepare_with(JWT_ALG_ES256, ec256.public_pem), 0);
+	ck_assert_int_eq(prepare_with(JWT_ALG_ES384, ec384.public_pem), 0);
+	ck_assert_int_ne(prepare_with(JWT_ALG_RS256, ec256.public_pem), 0);   /* EC key for RS */
+	ck_assert_int_ne(prepare_with(JWT_ALG_ES256, rsa.public_pem), 0);     /* RSA key for ES */
+	ck_assert_int_ne(prepare_with(JWT_ALG_ES256, ec384.public_pem), 0);   /* P-384 for ES256 */
+	ck_assert_int_ne(prepare_with(JWT_ALG_ES384, ec256.public_pem), 0);   /* P-256 for ES384 */
+	ck_assert_int_ne(prepare_with(JWT_ALG_RS256, "not a pem"), 0);
+	ck_assert_int_ne(prepare_with(JWT_ALG_RS256, rsa.private_pem), 0);    /* a private key is not a public key */
+}
+END_TEST
+
+START_TEST(refuses_es256_signature_of_the_wrong_length)
+{
+	struct jw_token_config cfg;
+	config_for(&cfg, JWT_ALG_ES256);
+	char *claims = valid_claims();
+	char *t = sign(JWT_ALG_ES256, claims);
+	ck_assert_int_eq(verify(&cfg, t, NOW), JW_TOK_OK);
+	/* R || S is 64 bytes; drop the last 3 (4 base64url characters) */
+	char *cut = strdup(t);
+	cut[strlen(cut) - 4] = '\0';
+	ck_assert_int_eq(verify(&cfg, cut, NOW), JW_TOK_BAD_SIGNATURE);
+	free(cut);
+	free(t);
+	free(claims);
+	jw_token_config_clear(&cfg);
+}
+END_TEST
 
 START_TEST(checks_issuer_when_configured)
 {
@@ -859,7 +916,11 @@ START_TEST(refuses_segments_with_non_base64url_characters)
 			char *p = seg == 0 ? copy : strchr(copy, '.') + 1;
 			p[2] = *c;
 			enum jw_token_reason r = verify(&cfg, copy, NOW);
-			ck_assert_msg(r == JW_TOK_MALFORMED, "'%c' in segment %d: %s", *c, seg, jw_token_reason_name(r));
+			/* the header is read first (to pin the algorithm); the payload is
+			 * only parsed once the signature over it holds, and an altered
+			 * payload breaks the signature */
+			enum jw_token_reason want = seg == 0 ? JW_TOK_MALFORMED : JW_TOK_BAD_SIGNATURE;
+			ck_assert_msg(r == want, "'%c' in segment %d: %s", *c, seg, jw_token_reason_name(r));
 			free(copy);
 		}
 	}
@@ -994,6 +1055,8 @@ static Suite *token_suite(void)
 	tcase_add_loop_test(tc, accepts_token_signed_with_the_pinned_algorithm, 0, N_ALGS);
 	tcase_add_loop_test(tc, refuses_token_signed_with_any_other_algorithm, 0, N_ALGS);
 	tcase_add_test(tc, refuses_hs256_token_when_rs256_pinned);
+	tcase_add_test(tc, refuses_a_key_that_does_not_suit_the_pinned_algorithm);
+	tcase_add_test(tc, refuses_es256_signature_of_the_wrong_length);
 	tcase_add_test(tc, refuses_rs256_token_when_hs256_pinned);
 	tcase_add_test(tc, refuses_hs256_token_signed_with_the_rsa_public_key_when_rs256_pinned);
 	tcase_add_test(tc, refuses_alg_none);
@@ -1010,6 +1073,7 @@ static Suite *token_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("claims");
+	tcase_add_test(tc, refuses_issuer_or_audience_with_an_embedded_nul);
 	tcase_add_test(tc, refuses_expired_token);
 	tcase_add_test(tc, refuses_token_at_exactly_exp_without_leeway);
 	tcase_add_test(tc, accepts_expired_token_only_within_leeway);
