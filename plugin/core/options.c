@@ -17,6 +17,7 @@ int jw_options_init(struct jw_options *o)
 	o->clientid_exempt_csv = strdup("admin,service");
 	if(o->secret_env == NULL || o->clientid_exempt_csv == NULL) return -1;
 	o->acl_reload_interval_s = 2;
+	o->token.cache_entries = 4096;
 	o->stats_interval_s = 10;
 	return 0;
 }
@@ -98,6 +99,11 @@ int jw_options_set(struct jw_options *o, const char *key, const char *value,
 	}
 	if(!strcmp(key, "jwt_require_exp")){
 		if(parse_bool(value, &o->token.require_exp)) return bad(errbuf, errlen, key, "expected true or false");
+		return 0;
+	}
+	if(!strcmp(key, "jwt_cache_size")){
+		if(parse_int(value, 0, 1 << 20, &n)) return bad(errbuf, errlen, key, "expected entries, 0..1048576 (0 disables)");
+		o->token.cache_entries = (size_t)n;
 		return 0;
 	}
 	if(!strcmp(key, "jwt_max_length")){

@@ -9,6 +9,7 @@
 
 #include "jw_topic.h"
 #include "jws.h"
+#include "token_cache.h"
 
 static const char *const reason_names[JW_TOK_REASON_COUNT] = {
 	[JW_TOK_OK] = "ok",
@@ -57,13 +58,24 @@ int jw_token_config_defaults(struct jw_token_config *cfg)
 int jw_token_config_prepare(struct jw_token_config *cfg, char *errbuf, size_t errlen)
 {
 	jw_jws_key_free(cfg->verify_key);
+	jw_token_cache_free(cfg->cache);
+	cfg->cache = NULL;
 	cfg->verify_key = jw_jws_key_new(cfg->alg, cfg->key, cfg->key_len, errbuf, errlen);
-	return cfg->verify_key ? 0 : -1;
+	if(cfg->verify_key == NULL) return -1;
+	if(cfg->cache_entries){
+		cfg->cache = jw_token_cache_new(cfg->cache_entries);
+		if(cfg->cache == NULL){
+			snprintf(errbuf, errlen, "out of memory for the token cache");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void jw_token_config_clear(struct jw_token_config *cfg)
 {
 	jw_jws_key_free(cfg->verify_key);
+	jw_token_cache_free(cfg->cache);
 	if(cfg->key){
 		/* do not leave the secret in freed memory */
 		memset(cfg->key, 0, cfg->key_len);
@@ -328,6 +340,7 @@ enum jw_token_reason jw_token_verify(const struct jw_token_config *cfg,
 	size_t len = strnlen(token, cfg->max_token_len + 1);
 	if(len > cfg->max_token_len) return JW_TOK_TOO_LONG;
 	if(cfg->verify_key == NULL) return JW_TOK_BAD_SIGNATURE;   /* never accept unverified */
+	if(jw_token_cache_get(cfg->cache, token, len, now, cfg->leeway_s, out)) return JW_TOK_OK;
 
 	const char *dot1 = memchr(token, '.', len);
 	const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
@@ -366,6 +379,7 @@ enum jw_token_reason jw_token_verify(const struct jw_token_config *cfg,
 		out->exp = exp;
 	}
 	json_object_put(claims);
+	if(r == JW_TOK_OK) jw_token_cache_put(cfg->cache, token, len, out);
 	return r;
 }
 

@@ -40,12 +40,15 @@ enum jw_token_reason {
 const char *jw_token_reason_name(enum jw_token_reason r);
 
 struct jw_jws_key;
+struct jw_token_cache;
 
 struct jw_token_config {
 	jwt_alg_t alg;            /* pinned algorithm */
 	unsigned char *key;       /* HMAC secret or PEM public key; owned */
 	size_t key_len;
 	struct jw_jws_key *verify_key; /* key parsed for alg; owned; see jw_token_config_prepare */
+	size_t cache_entries;     /* verified-token cache size, 0: none (token_cache.h) */
+	struct jw_token_cache *cache;  /* owned; made by jw_token_config_prepare */
 	int64_t leeway_s;         /* applied to exp, nbf, iat */
 	bool require_exp;
 	char *issuer;             /* NULL: not checked; owned */
@@ -61,7 +64,8 @@ struct jw_token_config {
 int jw_token_config_defaults(struct jw_token_config *cfg);
 void jw_token_config_clear(struct jw_token_config *cfg);
 
-/* Parse the key for the algorithm, once (jws.h).  Call after setting alg
+/* Parse the key for the algorithm, once (jws.h), and make the cache of
+ * cache_entries verified tokens.  Call after setting alg
  * and key, before jw_token_verify (which refuses every token until then).
  * Returns -1 with a reason in errbuf if the key does not suit the alg. */
 int jw_token_config_prepare(struct jw_token_config *cfg, char *errbuf, size_t errlen);

@@ -124,6 +124,7 @@ START_TEST(refuses_bad_values)
 		{"acl_reload_interval", "-1"}, {"acl_reload_interval", "86401"},
 		{"stats_interval", "0"}, {"stats_interval", "1.5"},
 		{"expiry_grace", "5"},
+		{"jwt_cache_size", "-1"}, {"jwt_cache_size", "1048577"}, {"jwt_cache_size", "lots"},
 	};
 	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) set_fails(cases[i].key, cases[i].value);
 }
@@ -158,6 +159,9 @@ START_TEST(applies_good_values)
 	set_ok("roles", "courier, shop");
 	ck_assert_int_eq(o.token.role_count, 2);
 	ck_assert_str_eq(o.token.roles[1], "shop");
+	ck_assert_uint_eq(o.token.cache_entries, 4096);
+	set_ok("jwt_cache_size", "0");
+	ck_assert_uint_eq(o.token.cache_entries, 0);
 	set_ok("acl_reload_interval", "0");
 	ck_assert_int_eq(o.acl_reload_interval_s, 0);
 	set_ok("stats_interval", "86400");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "token.h"
+#include "token_cache.h"
 #include "unit_support.h"
 
 #define NOW INT64_C(1700000000)
@@ -608,6 +609,63 @@ START_TEST(refuses_es256_signature_of_the_wrong_length)
 }
 END_TEST
 
+/* The verified-token cache (token_cache.h). */
+static void cached_config(struct jw_token_config *cfg)
+{
+	ck_assert_int_eq(jw_token_config_defaults(cfg), 0);
+	cfg->key = (unsigned char *)strdup(SECRET);
+	cfg->key_len = strlen(SECRET);
+	cfg->cache_entries = 16;
+	char err[256];
+	ck_assert_msg(jw_token_config_prepare(cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(cfg->cache);
+}
+
+START_TEST(serves_a_token_seen_before_from_the_cache)
+{
+	struct jw_token_config cfg;
+	cached_config(&cfg);
+	char *claims = valid_claims();
+	char *t = sign(JWT_ALG_HS256, claims);
+	struct jw_principal a, b;
+	ck_assert_int_eq(jw_token_verify(&cfg, t, NOW, &a), JW_TOK_OK);
+	ck_assert_uint_eq(jw_token_cache_hits(cfg.cache), 0);
+	ck_assert_int_eq(jw_token_verify(&cfg, t, NOW + 1, &b), JW_TOK_OK);
+	ck_assert_uint_eq(jw_token_cache_hits(cfg.cache), 1);
+	ck_assert_str_eq(b.sub, a.sub);
+	ck_assert_str_eq(b.role, a.role);
+	ck_assert_int_eq(b.exp, a.exp);
+	free(t);
+	free(claims);
+	jw_token_config_clear(&cfg);
+}
+END_TEST
+
+START_TEST(cache_never_serves_an_expired_or_altered_token)
+{
+	struct jw_token_config cfg;
+	cached_config(&cfg);
+	cfg.leeway_s = 0;
+	char *claims = valid_claims();   /* exp = NOW + 3600 */
+	char *t = sign(JWT_ALG_HS256, claims);
+	struct jw_principal p;
+	ck_assert_int_eq(jw_token_verify(&cfg, t, NOW, &p), JW_TOK_OK);
+	/* same bytes, later: the cached entry has expired with the token */
+	ck_assert_int_eq(jw_token_verify(&cfg, t, NOW + 3600, &p), JW_TOK_EXPIRED);
+	ck_assert_uint_eq(jw_token_cache_hits(cfg.cache), 0);
+	/* a token differing in one signature byte is not the cached one */
+	ck_assert_int_eq(jw_token_verify(&cfg, t, NOW, &p), JW_TOK_OK);
+	char *altered = strdup(t);
+	size_t n = strlen(altered);
+	altered[n - 2] = altered[n - 2] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(jw_token_verify(&cfg, altered, NOW, &p), JW_TOK_BAD_SIGNATURE);
+	free(altered);
+	free(t);
+	free(claims);
+	jw_token_config_clear(&cfg);
+}
+END_TEST
+
 START_TEST(checks_issuer_when_configured)
 {
 	ck_assert_int_eq(verify_iss_aud("https://api.example", NULL, "\"iss\":\"https://api.example\""), JW_TOK_OK);
@@ -1073,6 +1131,8 @@ static Suite *token_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("claims");
+	tcase_add_test(tc, serves_a_token_seen_before_from_the_cache);
+	tcase_add_test(tc, cache_never_serves_an_expired_or_altered_token);
 	tcase_add_test(tc, refuses_issuer_or_audience_with_an_embedded_nul);
 	tcase_add_test(tc, refuses_expired_token);
 	tcase_add_test(tc, refuses_token_at_exactly_exp_without_leeway);
