@@ -70,7 +70,9 @@ static int principal_from_claims(const char *json, const char *role_claim, struc
 	}
 	snprintf(out->sub, sizeof(out->sub), "%s", sub);
 	if(!json_object_object_get_ex(o, role_claim, &v) || !json_object_is_type(v, json_type_string)
-			|| strlen(json_object_get_string(v)) > JW_ROLE_MAX){
+			|| !jw_level_is_safe(json_object_get_string(v), strlen(json_object_get_string(v)), JW_ROLE_MAX)
+			|| strchr(json_object_get_string(v), ':') != NULL){
+		/* the broker refuses such a token (unknown_role): say so rather than explain */
 		fprintf(stderr, "jetwire-acl: --claims: \"%s\" missing or not a role name\n", role_claim);
 		goto done;
 	}
