@@ -120,6 +120,7 @@ cat >"$conf" <<EOF
 # docs/configuration.md explains each line.
 per_listener_settings false
 allow_anonymous false
+set_tcp_nodelay true
 $user_line
 persistence true
 persistence_location $data_dir

@@ -693,3 +693,27 @@ void jw_client_drop(struct jw_client *c)
 	c->connected = false;
 	pthread_mutex_unlock(&c->lock);
 }
+
+static struct jw_client *connected[64];
+static int n_connected;
+
+struct jw_client *jw_connect_as(struct jw_broker *b, const char *role, const char *sub,
+		const char *suffix, int protocol)
+{
+	char id[128];
+	if(suffix) snprintf(id, sizeof(id), "%s-%s-%s", role, sub, suffix);
+	else snprintf(id, sizeof(id), "%s-%s", role, sub);
+	char *tok = jw_token(b, sub, role, 600);
+	struct jw_client *c = jw_client_new(id, protocol, true);
+	int rc = jw_client_connect(c, b->port, tok);
+	free(tok);
+	ck_assert_msg(rc == 0, "connect %s: CONNACK %d", id, rc);
+	ck_assert_int_lt(n_connected, (int)(sizeof(connected) / sizeof(connected[0])));
+	connected[n_connected++] = c;
+	return c;
+}
+
+void jw_client_destroy_all(void)
+{
+	while(n_connected > 0) jw_client_destroy(connected[--n_connected]);
+}

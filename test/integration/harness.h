@@ -126,4 +126,12 @@ char *jw_client_inbox_topics(struct jw_client *c);
  * then publishes the will). */
 void jw_client_drop(struct jw_client *c);
 
+/* Connect as "{role}-{sub}" (or "{role}-{sub}-{suffix}") with a fresh
+ * 600 s token for that identity; fails the test unless the broker accepts.
+ * The client is remembered and destroyed by jw_client_destroy_all(). */
+struct jw_client *jw_connect_as(struct jw_broker *b, const char *role, const char *sub,
+		const char *suffix, int protocol);
+/* Destroy every client jw_connect_as() made, newest first. */
+void jw_client_destroy_all(void);
+
 #endif

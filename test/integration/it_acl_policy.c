@@ -113,23 +113,11 @@ static void expect_count(int line, struct jw_client *c, const char *topic, int w
 
 static struct jw_broker B;
 static struct jw_client *svc;
-static struct jw_client *all_clients[64];
-static int n_clients;
 
 /* Connect {role}-{sub}[-suffix]; the client is destroyed by world_stop. */
 static struct jw_client *connect_as(const char *role, const char *sub, const char *suffix, int protocol)
 {
-	char id[128];
-	if(suffix) snprintf(id, sizeof(id), "%s-%s-%s", role, sub, suffix);
-	else snprintf(id, sizeof(id), "%s-%s", role, sub);
-	char *tok = jw_token(&B, sub, role, 600);
-	struct jw_client *c = jw_client_new(id, protocol, true);
-	int rc = jw_client_connect(c, B.port, tok);
-	free(tok);
-	ck_assert_msg(rc == 0, "connect %s: CONNACK %d", id, rc);
-	ck_assert_int_lt(n_clients, (int)(sizeof(all_clients) / sizeof(all_clients[0])));
-	all_clients[n_clients++] = c;
-	return c;
+	return jw_connect_as(&B, role, sub, suffix, protocol);
 }
 
 static void control_ok(struct jw_client *c, const char *json)
@@ -142,7 +130,6 @@ static void control_ok(struct jw_client *c, const char *json)
 
 static void world_start(void)
 {
-	n_clients = 0;
 	jw_broker_start(&B, NULL);
 	svc = connect_as("service", "bridge", NULL, 5);
 	control_ok(svc, CMD("addRelations",
@@ -167,8 +154,7 @@ static void world_start(void)
 
 static void world_stop(void)
 {
-	for(int i = n_clients - 1; i >= 0; i--) jw_client_destroy(all_clients[i]);
-	n_clients = 0;
+	jw_client_destroy_all();
 	svc = NULL;
 	ck_assert_int_eq(jw_broker_stop(&B), 0);
 }

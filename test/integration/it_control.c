@@ -26,35 +26,21 @@
 #define SIMPLE(name) "{\"commands\":[{\"command\":\"" name "\"}]}"
 
 static struct jw_broker B;
-static struct jw_client *all_clients[32];
-static int n_clients;
 
 static struct jw_client *connect_as(const char *role, const char *sub, const char *suffix, int protocol)
 {
-	char id[128];
-	if(suffix) snprintf(id, sizeof(id), "%s-%s-%s", role, sub, suffix);
-	else snprintf(id, sizeof(id), "%s-%s", role, sub);
-	char *tok = jw_token(&B, sub, role, 600);
-	struct jw_client *c = jw_client_new(id, protocol, true);
-	int rc = jw_client_connect(c, B.port, tok);
-	free(tok);
-	ck_assert_msg(rc == 0, "connect %s: CONNACK %d", id, rc);
-	ck_assert_int_lt(n_clients, (int)(sizeof(all_clients) / sizeof(all_clients[0])));
-	all_clients[n_clients++] = c;
-	return c;
+	return jw_connect_as(&B, role, sub, suffix, protocol);
 }
 
 static void start(const char *acl_text)
 {
-	n_clients = 0;
 	struct jw_broker_opts o = {.acl_text = acl_text};
 	jw_broker_start(&B, &o);
 }
 
 static void stop(void)
 {
-	for(int i = n_clients - 1; i >= 0; i--) jw_client_destroy(all_clients[i]);
-	n_clients = 0;
+	jw_client_destroy_all();
 	ck_assert_int_eq(jw_broker_stop(&B), 0);
 }
 
