@@ -147,7 +147,7 @@ fi
 if [[ "$valgrind" == 0 ]]; then
 	step "valgrind: skipped (JETWIRE_VALGRIND=0)"
 else
-	step "valgrind: it_smoke and it_acl_policy with the broker under valgrind ($dir)"
+	step "valgrind: every broker integration test with the broker under valgrind ($dir)"
 	# Two leaks of mosquitto 2.0.11 itself are suppressed (the plugin plays no
 	# part in either); anything else valgrind finds fails the run (exit 99):
 	#  - the 16-byte struct mosq_websockets_init() allocates per WebSocket
@@ -156,7 +156,7 @@ else
 	#    struct mosquitto__client_sub (src/subs.c; fixed in 2.0.12, 9d95cba9).
 	supp="$root/test/valgrind/mosquitto-2.0.11.supp"
 	run_ctest "valgrind" "$dir" JW_VALGRIND=1 VALGRIND_OPTS="--suppressions=$supp" \
-		-- --no-tests=error -R 'it_smoke|it_acl_policy'
+		-- --no-tests=error -R 'it_smoke|it_acl|it_auth|it_control'
 fi
 
 finish
