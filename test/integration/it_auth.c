@@ -823,10 +823,12 @@ START_TEST(expired_mqtt5_client_is_disconnected_with_0x98_and_its_will_published
 	free(m);
 
 	int reason = -1;
-	ck_assert_msg(jw_client_wait_disconnected(drv, 8000, &reason), "expired client still connected");
+	/* bounds are generous on purpose: this proves the disconnect happens
+	 * (never before exp), not how fast; a loaded CI machine is slow */
+	ck_assert_msg(jw_client_wait_disconnected(drv, 30000, &reason), "expired client still connected");
 	long at = (long)time(NULL);
 	ck_assert_msg(at >= exp, "disconnected %ld s before its token expired", exp - at);
-	ck_assert_msg(at <= exp + 3, "disconnected %ld s after its token expired", at - exp);
+	ck_assert_msg(at <= exp + 20, "disconnected %ld s after its token expired", at - exp);
 	ck_assert_int_eq(reason, RC_ADMINISTRATIVE_ACTION);
 
 	/* expiry is a lost connection: the will says "offline", retained */
@@ -871,11 +873,11 @@ START_TEST(expired_mqtt311_and_websocket_clients_are_disconnected)
 	struct jw_client *other = jw_client_new("customer-43", 5, true);
 	ck_assert_int_eq(jw_client_connect(other, b.port, long_tok), 0);
 
-	ck_assert_msg(jw_client_wait_disconnected(tcp, 8000, NULL), "expired 3.1.1 client still connected");
-	ck_assert_msg(ws_wait_lost(ws, 3000), "expired WebSocket client still connected");
+	ck_assert_msg(jw_client_wait_disconnected(tcp, 30000, NULL), "expired 3.1.1 client still connected");
+	ck_assert_msg(ws_wait_lost(ws, 10000), "expired WebSocket client still connected");
 	long at = (long)time(NULL);
 	ck_assert_int_ge(at, exp);
-	ck_assert_int_le(at, exp + 3);
+	ck_assert_int_le(at, exp + 20);
 	ck_assert(jw_client_is_connected(other));
 
 	struct jw_client *admin = admin_connect(&b, NULL);
@@ -935,7 +937,7 @@ START_TEST(reauth_with_later_exp_keeps_client_connected_past_original_exp)
 
 	/* well past the first token's exp, the connection still works */
 	while((long)time(NULL) < exp + 3){
-		ck_assert_msg(jw_raw_ping(fd, 2000), "connection lost %ld s after the first token's exp",
+		ck_assert_msg(jw_raw_ping(fd, 5000), "connection lost %ld s after the first token's exp",
 				(long)time(NULL) - exp);
 		sleep_ms(500);
 	}

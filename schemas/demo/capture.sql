@@ -1,0 +1,27 @@
+-- Attach jetwire change capture to the demo tables (schemas/demo/tables.sql).
+-- Needs the migrations applied first (jetwire-migrate).  Idempotent: running
+-- it again replaces the triggers and the registered mappings.
+--
+--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f schemas/demo/capture.sql
+--
+-- Each mapping is {"SPEC field": "column"}; see schemas/README.md.
+
+SELECT jetwire.install_capture('public.orders', 'order', '{
+    "id":               "id",
+    "orderNumber":      "order_number",
+    "status":           "status",
+    "customerId":       "customer_id",
+    "merchantId":       "merchant_id",
+    "pickupDriverId":   "pickup_driver_id",
+    "deliveryDriverId": "delivery_driver_id"
+}');
+
+SELECT jetwire.install_capture('public.notifications', 'notification', '{
+    "id":        "id",
+    "userType":  "user_type",
+    "userId":    "user_id",
+    "title":     "title",
+    "body":      "body",
+    "data":      "data",
+    "createdAt": "created_at"
+}');
