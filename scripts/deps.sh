@@ -24,7 +24,7 @@ PACKAGES=(
 	uthash-dev           # per-connection table in the plugin
 	check                # unit and integration test framework
 	libpaho-mqtt-dev     # integration tests: MQTT over WebSocket client (and the bridge's MQTT client)
-	libssl-dev           # unit tests make RSA/EC keys and HMACs with OpenSSL
+	libssl-dev           # the plugin verifies JWS signatures with OpenSSL (plugin/core/jws.c); unit tests make keys
 	openssl              # scripts/up.sh generates the demo secret
 	valgrind             # scripts/test.sh runs the broker under valgrind once
 	clang                # fuzz targets (libFuzzer) in scripts/test.sh
