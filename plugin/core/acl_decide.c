@@ -185,7 +185,7 @@ static int role_slot(const struct jw_acl *acl, const struct jw_subject *who)
 		const char *name = acl->roles[i];
 		/* who->role is a (pointer, length) view: compare lengths first, so a
 		 * view with a NUL inside never makes us read past `name` */
-		if(strlen(name) == who->role_len && memcmp(name, who->role, who->role_len) == 0){
+		if(acl->role_len[i] == who->role_len && memcmp(name, who->role, who->role_len) == 0){
 			return (int)i;
 		}
 	}

@@ -55,6 +55,7 @@ struct jw_acl {
 	struct jw_rule *rules;        /* in file order */
 	size_t n_rules;
 	char *roles[JW_ACL_MAX_ROLES];/* role names seen in "role" lines, owned */
+	size_t role_len[JW_ACL_MAX_ROLES]; /* their lengths, so decisions need no strlen */
 	size_t n_roles;
 	/* Per role: indices into rules, in file order, built after parsing.
 	 * Slot n_roles lists the "role *" rules, for a role with no section. */

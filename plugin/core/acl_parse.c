@@ -89,6 +89,7 @@ static int role_index(struct parser *p, const char *file, int line, const char *
 	}
 	p->acl->roles[p->acl->n_roles] = strdup(name);
 	if(p->acl->roles[p->acl->n_roles] == NULL) return fail(p, file, line, "out of memory");
+	p->acl->role_len[p->acl->n_roles] = strlen(name);
 	return (int)p->acl->n_roles++;
 }
 
