@@ -179,6 +179,19 @@ static int cmd_count(struct cmd_ctx *c)
 	return 0;
 }
 
+/* Which store is this, and what state is it in?  The bridge asks after every
+ * (re)connect: a new instance means the broker restarted with an empty
+ * store, so it resyncs. */
+static int cmd_status(struct cmd_ctx *c)
+{
+	json_object_object_add(c->resp, "instance", json_object_new_string(jw_relstore_instance(c->rs)));
+	json_object_object_add(c->resp, "count", json_object_new_int64((int64_t)jw_rel_count(c->rs)));
+	json_object_object_add(c->resp, "syncing", json_object_new_boolean(jw_rel_sync_active(c->rs)));
+	json_object_object_add(c->resp, "generation",
+			json_object_new_int64((int64_t)jw_rel_syncs_completed(c->rs)));
+	return 0;
+}
+
 struct list_arg {
 	json_object *arr;
 	const char *object, *subject;
@@ -229,6 +242,7 @@ static const struct {
 	{"syncEnd", cmd_sync_end},
 	{"countRelations", cmd_count},
 	{"listRelations", cmd_list},
+	{"status", cmd_status},
 };
 
 static void run_command(struct cmd_ctx *c, json_object *responses)

@@ -9,6 +9,10 @@
  *
  * Each command is validated whole before it changes anything: a batch with
  * one bad tuple is refused and changes nothing.
+ *
+ *   {"commands":[{"command":"status"}]} answers
+ *   {"command":"status","instance":"<32 hex>","count":N,"syncing":false,"generation":G}
+ * (the store's instance id, see jw_relstore_instance(), and completed syncs).
  */
 #ifndef JW_CONTROL_H
 #define JW_CONTROL_H

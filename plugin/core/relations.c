@@ -1,10 +1,12 @@
-#define _DEFAULT_SOURCE   /* madvise, getrandom */
+#define _DEFAULT_SOURCE   /* madvise, getrandom, clock_gettime */
 #include "relations.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 /*
  * Open addressing with linear probing over 64-byte slots, one cache line
@@ -40,6 +42,9 @@ struct jw_relstore {
 	uint64_t seed;
 	uint32_t generation;
 	bool syncing;
+	/* Below: never read by lookups, kept after the fields they use. */
+	uint64_t syncs_completed;
+	char instance[2 * JW_REL_INSTANCE_BYTES + 1];   /* lowercase hex, NUL-terminated */
 };
 
 /* A key being looked up or added, laid out like a stored one. */
@@ -149,6 +154,52 @@ static struct rel_slot *alloc_slots(size_t cap)
 	return s;
 }
 
+/* splitmix64's finalizer: a bijective 64-bit mixer. */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * The store's instance id: 128 random bits from getrandom(2) (flags 0: the
+ * urandom source, blocking only until the kernel's pool is first
+ * initialised), written as 32 lowercase hex digits.  It tells a client that
+ * talks to the broker again whether this is still the same store or a new
+ * one, i.e. whether the broker (and with it the plugin) restarted.
+ *
+ * If getrandom fails (ENOSYS on an old kernel, a seccomp filter, EINTR), the
+ * id is derived instead from CLOCK_REALTIME in nanoseconds, getpid() and the
+ * store's address, run through mix64() (splitmix64).  Not secret and not
+ * unguessable, but it still differs between two broker runs, which is all
+ * the id is for: a restart comes with a new clock reading, and usually a new
+ * pid and address too.
+ */
+static void choose_instance(struct jw_relstore *rs)
+{
+	unsigned char id[JW_REL_INSTANCE_BYTES];
+	if(getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)){
+		struct timespec ts = {0, 0};
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		uint64_t state = mix64(ns);
+		state = mix64(state ^ (uint64_t)getpid());
+		state = mix64(state ^ (uint64_t)(uintptr_t)rs);
+		for(size_t i = 0; i < sizeof(id); i += 8){
+			state += 0x9e3779b97f4a7c15ULL;   /* splitmix64: one output per step */
+			uint64_t out = mix64(state);
+			memcpy(id + i, &out, 8);
+		}
+	}
+	static const char hex[] = "0123456789abcdef";
+	for(size_t i = 0; i < sizeof(id); i++){
+		rs->instance[2 * i] = hex[id[i] >> 4];
+		rs->instance[2 * i + 1] = hex[id[i] & 15];
+	}
+	rs->instance[2 * sizeof(id)] = '\0';
+}
+
 struct jw_relstore *jw_rel_new(void)
 {
 	struct jw_relstore *rs = calloc(1, sizeof(*rs));
@@ -156,6 +207,7 @@ struct jw_relstore *jw_rel_new(void)
 	if(getrandom(&rs->seed, sizeof(rs->seed), 0) != (ssize_t)sizeof(rs->seed)){
 		rs->seed = (uint64_t)(uintptr_t)rs ^ 0x2545f4914f6cdd1dULL;   /* no entropy: still seeded per process */
 	}
+	choose_instance(rs);
 	rs->cap = 1024;
 	rs->slots = alloc_slots(rs->cap);
 	if(rs->slots == NULL){
@@ -346,7 +398,18 @@ size_t jw_rel_sync_end(struct jw_relstore *rs)
 {
 	if(!rs->syncing) return 0;
 	rs->syncing = false;
+	rs->syncs_completed++;
 	return remove_where(rs, older_generation, &rs->generation);
+}
+
+uint64_t jw_rel_syncs_completed(const struct jw_relstore *rs)
+{
+	return rs->syncs_completed;
+}
+
+const char *jw_relstore_instance(const struct jw_relstore *rs)
+{
+	return rs->instance;
 }
 
 bool jw_rel_sync_active(const struct jw_relstore *rs)

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #define JW_REL_FIELD_MAX 255   /* a length fits one byte of the slot */
+#define JW_REL_INSTANCE_BYTES 16 /* 128 bits: 32 hex digits */
 
 struct jw_relstore;
 
@@ -60,6 +61,15 @@ void jw_rel_sync_begin(struct jw_relstore *rs);
 /* Returns the number of tuples removed because the sync did not mention them. */
 size_t jw_rel_sync_end(struct jw_relstore *rs);
 bool jw_rel_sync_active(const struct jw_relstore *rs);
+/* How many syncs jw_rel_sync_end() has completed since the store was made
+ * (0 at first; a sync_end without a sync in progress does not count). */
+uint64_t jw_rel_syncs_completed(const struct jw_relstore *rs);
+
+/* The store's instance id: 2 * JW_REL_INSTANCE_BYTES lowercase hex digits,
+ * random, chosen when the store is created and fixed for its life.  The
+ * plugin makes one store per broker run, so a new id means the broker
+ * restarted and the store started empty.  Owned by the store. */
+const char *jw_relstore_instance(const struct jw_relstore *rs);
 
 /* Drop tuples whose expiry is at or before `now`; returns how many. */
 size_t jw_rel_expire(struct jw_relstore *rs, int64_t now);

@@ -25,3 +25,12 @@ SELECT jetwire.install_capture('public.notifications', 'notification', '{
     "data":      "data",
     "createdAt": "created_at"
 }');
+
+-- Drivers are looked up, not captured: the bridge reads the name, rating
+-- and vehicle of an assigned driver into order/{id}/driver.
+SELECT jetwire.install_capture('public.drivers', 'driver', '{
+    "id":          "id",
+    "name":        "name",
+    "rating":      "rating",
+    "vehicleType": "vehicle_type"
+}');

@@ -1,11 +1,13 @@
 /*
  * $CONTROL/jetwire/v1 on a real broker: who gets the responses, what a bad
  * command does to its sender, replace-all syncs (one message and three
- * messages), relation lifetimes (ttl), and the $SYS counters that follow
- * the store.  Access is always observed end to end: a customer's
+ * messages), relation lifetimes (ttl), the $SYS counters that follow
+ * the store, and status (the store's instance changes with a broker restart).  Access is always observed end to end: a customer's
  * subscription to order/+/status.
  */
+#define _POSIX_C_SOURCE 200809L   /* strndup */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +395,82 @@ START_TEST(relation_ttl_lapses)
 }
 END_TEST
 
+/* ---- status: which broker run is this? ---- */
+
+/* Send status through `c`; the response must succeed and show `count`,
+ * `syncing` and `generation`.  Returns the instance (caller frees). */
+static char *status_expect(int line, struct jw_client *c, long count, bool syncing, long generation)
+{
+	char want_count[48], want_gen[48];
+	snprintf(want_count, sizeof(want_count), "\"count\":%ld", count);
+	snprintf(want_gen, sizeof(want_gen), "\"generation\":%ld", generation);
+	char *r = control_expect(line, c, SIMPLE("status"), want_count, want_gen);
+	ck_assert_msg(strstr(r, "\"error\"") == NULL, "line %d: status failed: %s", line, r);
+	ck_assert_msg(strstr(r, syncing ? "\"syncing\":true" : "\"syncing\":false"),
+			"line %d: status %s, want syncing %d", line, r, syncing);
+	const char *p = strstr(r, "\"instance\":\"");
+	ck_assert_msg(p != NULL, "line %d: no instance in %s", line, r);
+	p += strlen("\"instance\":\"");
+	ck_assert_msg(strspn(p, "0123456789abcdef") == 32 && p[32] == '"',
+			"line %d: instance in %s is not 32 lowercase hex digits", line, r);
+	char *inst = strndup(p, 32);
+	free(r);
+	return inst;
+}
+#define STATUS_EXPECT(c, count, syncing, generation) \
+	status_expect(__LINE__, (c), (count), (syncing), (generation))
+
+START_TEST(status_tells_a_restarted_broker_apart)
+{
+	start(NULL);
+	struct jw_client *s = connect_as("service", "bridge", NULL, 5);
+	char *first = STATUS_EXPECT(s, 0, false, 0);
+	/* a second service client sees the same store */
+	struct jw_client *admin = connect_as("admin", "1", NULL, 5);
+	char *again = STATUS_EXPECT(admin, 0, false, 0);
+	ck_assert_str_eq(again, first);
+	free(again);
+
+	CONTROL_OK(s, CMD("addRelations", REL("order:1", "party", "customer:42") ","
+			REL("order:2", "party", "customer:42")));
+	again = STATUS_EXPECT(s, 2, false, 0);
+	ck_assert_str_eq(again, first);
+	free(again);
+	CONTROL_OK(s, SIMPLE("syncBegin"));
+	CONTROL_OK(s, CMD("addRelations", REL("order:2", "party", "customer:42")));
+	free(STATUS_EXPECT(s, 2, true, 0));
+	CONTROL_EXPECT(s, SIMPLE("syncEnd"), "\"removed\":1", "\"count\":1");
+	again = STATUS_EXPECT(s, 1, false, 1);
+	ck_assert_str_eq(again, first);
+	free(again);
+	/* the sender reconnecting is not a restart: same instance, same store */
+	jw_client_destroy_all();
+	s = connect_as("service", "bridge", NULL, 5);
+	again = STATUS_EXPECT(s, 1, false, 1);
+	ck_assert_str_eq(again, first);
+	free(again);
+	stop();
+
+	/* a new broker run: a new instance and an empty store, so the bridge
+	 * knows to push everything again */
+	start(NULL);
+	s = connect_as("service", "bridge", NULL, 5);
+	char *second = STATUS_EXPECT(s, 0, false, 0);
+	ck_assert_str_ne(second, first);
+	CONTROL_OK(s, CMD("replaceRelations", REL("order:2", "party", "customer:42")));
+	again = STATUS_EXPECT(s, 1, false, 1);
+	ck_assert_str_eq(again, second);
+	free(again);
+	/* customers may not ask (no write on $CONTROL) */
+	struct jw_client *c = connect_as("customer", "42", NULL, 5);
+	ck_assert_int_eq(jw_client_publish(c, CONTROL, SIMPLE("status"), 1, false), DENIED5);
+	EXPECT_NONE(c, RESPONSE, NEG_WAIT);
+	stop();
+	free(first);
+	free(second);
+}
+END_TEST
+
 /* ---- $SYS counters follow the store ---- */
 
 START_TEST(relation_counters_follow_the_store)
@@ -443,6 +521,7 @@ int main(void)
 	tcase_add_test(tc, sync_begin_add_end_replaces_the_set);
 	tcase_add_test(tc, relation_ttl_lapses);
 	tcase_add_test(tc, relation_counters_follow_the_store);
+	tcase_add_test(tc, status_tells_a_restarted_broker_apart);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

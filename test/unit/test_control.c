@@ -229,6 +229,133 @@ START_TEST(count_relations_reports_the_store_size)
 }
 END_TEST
 
+/* status: the store's instance, size, sync state and completed syncs. */
+static json_object *status(int line)
+{
+	apply("{\"commands\":[{\"command\":\"status\"}]}");
+	ck_assert_int_eq(n_responses(), 1);
+	json_object *r = ok_response(0, "status");
+	const char *inst = get_str(r, "instance");
+	ck_assert_msg(inst != NULL, "line %d: no instance in %s", line, json_object_to_json_string(r));
+	ck_assert_msg(strlen(inst) == 32 && strspn(inst, "0123456789abcdef") == 32,
+			"line %d: instance '%s' is not 32 lowercase hex digits", line, inst);
+	json_object *v;
+	ck_assert_msg(json_object_object_get_ex(r, "syncing", &v) && json_object_is_type(v, json_type_boolean),
+			"line %d: no boolean syncing in %s", line, json_object_to_json_string(r));
+	return r;
+}
+#define STATUS() status(__LINE__)
+
+static bool syncing(json_object *r)
+{
+	json_object *v;
+	json_object_object_get_ex(r, "syncing", &v);
+	return json_object_get_boolean(v);
+}
+
+START_TEST(status_of_a_fresh_store)
+{
+	json_object *r = STATUS();
+	ck_assert_int_eq(get_int(r, "count"), 0);
+	ck_assert(!syncing(r));
+	ck_assert_int_eq(get_int(r, "generation"), 0);
+	ck_assert_str_eq(get_str(r, "instance"), jw_relstore_instance(rs));
+	/* exactly these fields, nothing else */
+	ck_assert_int_eq(json_object_object_length(r), 5);
+	ck_assert_int_eq(outcome.commands, 1);
+	ck_assert_int_eq(outcome.failed, 0);
+	ck_assert_int_eq(outcome.added + outcome.removed, 0);
+	ck_assert_int_eq(outcome.syncs_completed, 0);
+}
+END_TEST
+
+START_TEST(status_follows_adds_and_syncs)
+{
+	char *inst = ut_fmt("%s", get_str(STATUS(), "instance"));
+	apply("{\"commands\":[{\"command\":\"addRelations\",\"relations\":["
+			"{\"object\":\"order:1\",\"relation\":\"party\",\"subject\":\"customer:1\"},"
+			"{\"object\":\"order:2\",\"relation\":\"party\",\"subject\":\"customer:2\"}]}]}");
+	json_object *r = STATUS();
+	ck_assert_int_eq(get_int(r, "count"), 2);
+	ck_assert(!syncing(r));
+	ck_assert_int_eq(get_int(r, "generation"), 0);
+
+	/* during a sync: syncing, the generation not yet counted */
+	apply("{\"commands\":[{\"command\":\"syncBegin\"}]}");
+	r = STATUS();
+	ck_assert(syncing(r));
+	ck_assert_int_eq(get_int(r, "count"), 2);
+	ck_assert_int_eq(get_int(r, "generation"), 0);
+	apply("{\"commands\":[{\"command\":\"addRelations\",\"relations\":["
+			"{\"object\":\"order:2\",\"relation\":\"party\",\"subject\":\"customer:2\"}]}]}");
+	ck_assert(syncing(STATUS()));
+
+	apply("{\"commands\":[{\"command\":\"syncEnd\"}]}");
+	r = STATUS();
+	ck_assert(!syncing(r));
+	ck_assert_int_eq(get_int(r, "count"), 1);
+	ck_assert_int_eq(get_int(r, "generation"), 1);
+
+	/* a refused syncEnd counts nothing; replaceRelations is a sync too */
+	apply("{\"commands\":[{\"command\":\"syncEnd\"}]}");
+	ck_assert_int_eq(get_int(STATUS(), "generation"), 1);
+	apply("{\"commands\":[{\"command\":\"replaceRelations\",\"relations\":[]}]}");
+	r = STATUS();
+	ck_assert_int_eq(get_int(r, "generation"), 2);
+	ck_assert_int_eq(get_int(r, "count"), 0);
+	/* the same store answers the same instance every time */
+	ck_assert_str_eq(get_str(r, "instance"), inst);
+	free(inst);
+}
+END_TEST
+
+START_TEST(status_in_a_batch_sees_the_commands_before_it)
+{
+	apply("{\"commands\":["
+			"{\"command\":\"syncBegin\"},"
+			"{\"command\":\"status\",\"correlationData\":\"mid\"},"
+			"{\"command\":\"addRelations\",\"relations\":["
+			"{\"object\":\"order:1\",\"relation\":\"party\",\"subject\":\"customer:1\"}]},"
+			"{\"command\":\"syncEnd\"},"
+			"{\"command\":\"status\",\"ignored\":[1,2]}]}");
+	ck_assert_int_eq(n_responses(), 5);
+	json_object *mid = ok_response(1, "status"), *end = ok_response(4, "status"), *v;
+	ck_assert_pstr_eq(get_str(mid, "correlationData"), "mid");
+	ck_assert(json_object_object_get_ex(mid, "syncing", &v) && json_object_get_boolean(v));
+	ck_assert_int_eq(get_int(mid, "count"), 0);
+	ck_assert_int_eq(get_int(mid, "generation"), 0);
+	ck_assert(json_object_object_get_ex(end, "syncing", &v) && !json_object_get_boolean(v));
+	ck_assert_int_eq(get_int(end, "count"), 1);
+	ck_assert_int_eq(get_int(end, "generation"), 1);
+	ck_assert_str_eq(get_str(mid, "instance"), get_str(end, "instance"));
+}
+END_TEST
+
+START_TEST(status_of_two_stores_gives_two_instances)
+{
+	char *first = ut_fmt("%s", get_str(STATUS(), "instance"));
+	struct jw_relstore *other = jw_rel_new();
+	ck_assert_ptr_nonnull(other);
+	const char *p = "{\"commands\":[{\"command\":\"status\"}]}";
+	char *resp = jw_control_apply(other, NOW, p, strlen(p), NULL);
+	ck_assert_ptr_nonnull(resp);
+	json_object *d = json_tokener_parse(resp), *arr;
+	ck_assert_ptr_nonnull(d);
+	ck_assert(json_object_object_get_ex(d, "responses", &arr));
+	const char *second = get_str(json_object_array_get_idx(arr, 0), "instance");
+	ck_assert_ptr_nonnull(second);
+	ck_assert_int_eq(strlen(second), 32);
+	ck_assert_str_ne(first, second);
+	ck_assert_str_eq(second, jw_relstore_instance(other));
+	/* asking again does not change either */
+	ck_assert_str_eq(get_str(STATUS(), "instance"), first);
+	json_object_put(d);
+	free(resp);
+	jw_rel_free(other);
+	free(first);
+}
+END_TEST
+
 /* The tuples listed in response(0), as "object|relation|subject|expiresAt" lines, sorted. */
 static char *listed(void)
 {
@@ -553,6 +680,10 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, runs_every_command_of_a_document_in_order);
 	tcase_add_test(tc, echoes_correlation_data);
 	tcase_add_test(tc, answers_without_an_outcome_pointer);
+	tcase_add_test(tc, status_of_a_fresh_store);
+	tcase_add_test(tc, status_follows_adds_and_syncs);
+	tcase_add_test(tc, status_in_a_batch_sees_the_commands_before_it);
+	tcase_add_test(tc, status_of_two_stores_gives_two_instances);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refusals");

@@ -177,6 +177,66 @@ START_TEST(empty_sync_removes_everything)
 }
 END_TEST
 
+START_TEST(counts_completed_syncs)
+{
+	ck_assert_int_eq(jw_rel_syncs_completed(rs), 0);
+	ck_assert_int_eq(jw_rel_sync_end(rs), 0);          /* nothing to end: not counted */
+	ck_assert_int_eq(jw_rel_syncs_completed(rs), 0);
+	jw_rel_sync_begin(rs);
+	jw_rel_sync_begin(rs);                             /* a restart is still one sync */
+	ck_assert_int_eq(jw_rel_syncs_completed(rs), 0);
+	jw_rel_sync_end(rs);
+	ck_assert_int_eq(jw_rel_syncs_completed(rs), 1);
+	jw_rel_sync_end(rs);
+	ck_assert_int_eq(jw_rel_syncs_completed(rs), 1);
+	jw_rel_sync_begin(rs);
+	jw_rel_sync_end(rs);
+	ck_assert_int_eq(jw_rel_syncs_completed(rs), 2);
+}
+END_TEST
+
+static bool is_instance(const char *s)
+{
+	return s != NULL && strlen(s) == 2 * JW_REL_INSTANCE_BYTES
+		&& strspn(s, "0123456789abcdef") == 2 * JW_REL_INSTANCE_BYTES;
+}
+
+START_TEST(instance_is_fixed_for_the_life_of_a_store)
+{
+	const char *inst = jw_relstore_instance(rs);
+	ck_assert_msg(is_instance(inst), "instance '%s' is not 32 lowercase hex digits", inst);
+	char *before = ut_fmt("%s", inst);
+	/* nothing the store goes through changes it */
+	for(int i = 0; i < 2000; i++){
+		char o[32];
+		snprintf(o, sizeof(o), "order:%d", i);
+		add(o, "party", "customer:1", 0);
+	}
+	jw_rel_sync_begin(rs);
+	ck_assert_int_eq(jw_rel_sync_end(rs), 2000);
+	ck_assert_str_eq(jw_relstore_instance(rs), before);
+	ck_assert_str_eq(jw_relstore_instance(rs), jw_relstore_instance(rs));
+	free(before);
+}
+END_TEST
+
+START_TEST(each_store_has_its_own_instance)
+{
+	enum { N = 16 };
+	struct jw_relstore *st[N];
+	for(int i = 0; i < N; i++){
+		st[i] = jw_rel_new();
+		ck_assert_ptr_nonnull(st[i]);
+		ck_assert(is_instance(jw_relstore_instance(st[i])));
+		ck_assert_str_ne(jw_relstore_instance(st[i]), jw_relstore_instance(rs));
+		for(int j = 0; j < i; j++){
+			ck_assert_str_ne(jw_relstore_instance(st[i]), jw_relstore_instance(st[j]));
+		}
+	}
+	for(int i = 0; i < N; i++) jw_rel_free(st[i]);
+}
+END_TEST
+
 START_TEST(remove_object_removes_only_that_object)
 {
 	add("order:42", "party", "customer:7", 0);
@@ -415,6 +475,9 @@ static Suite *relations_suite(void)
 	tcase_add_test(tc, sync_removes_tuples_not_mentioned_since_begin);
 	tcase_add_test(tc, sync_end_without_begin_changes_nothing);
 	tcase_add_test(tc, empty_sync_removes_everything);
+	tcase_add_test(tc, counts_completed_syncs);
+	tcase_add_test(tc, instance_is_fixed_for_the_life_of_a_store);
+	tcase_add_test(tc, each_store_has_its_own_instance);
 	tcase_add_test(tc, remove_object_removes_only_that_object);
 	tcase_add_test(tc, refuses_invalid_fields);
 	tcase_add_test(tc, foreach_visits_every_tuple_and_can_stop);

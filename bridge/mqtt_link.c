@@ -1,0 +1,420 @@
+/*
+ * mqtt_link — see mqtt_link.h.  Everything paho calls back is copied into
+ * a mutex-protected FIFO; the eventfd counts as "something is queued".
+ */
+#define _GNU_SOURCE
+#include "mqtt_link.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct queued_event {
+	struct jwb_mqtt_event ev;
+	struct queued_event *next;
+};
+
+/* The context of one publish or subscribe: paho hands it back to the
+ * response callback.  Kept on a list so the ones paho never answers (the
+ * client destroyed with requests outstanding) are freed too. */
+struct request_ctx {
+	struct jwb_mqtt *m;
+	uint64_t tag;
+	bool subscribe;
+	struct request_ctx *prev, *next;
+};
+
+struct jwb_mqtt {
+	MQTTAsync client;
+	struct jwb_mqtt_options opt;
+	char *client_id;
+	char *password;          /* kept alive while a connect is in progress */
+	int efd;
+	pthread_mutex_t lock;
+	struct queued_event *head, *tail;
+	struct request_ctx *requests;
+	MQTTProperties connect_props;
+};
+
+static void push(struct jwb_mqtt *m, const struct jwb_mqtt_event *ev)
+{
+	struct queued_event *q = calloc(1, sizeof(*q));
+	if (!q)
+		return;   /* out of memory: the loop notices the missing ack by its timeout */
+	q->ev = *ev;
+	pthread_mutex_lock(&m->lock);
+	if (m->tail)
+		m->tail->next = q;
+	else
+		m->head = q;
+	m->tail = q;
+	pthread_mutex_unlock(&m->lock);
+	uint64_t one = 1;
+	ssize_t w = write(m->efd, &one, sizeof(one));
+	(void)w;  /* an eventfd counter cannot overflow in practice; the loop drains the queue anyway */
+}
+
+static void push_simple(struct jwb_mqtt *m, enum jwb_mqtt_event_kind kind, uint64_t tag, int code,
+		const char *text)
+{
+	struct jwb_mqtt_event ev = {.kind = kind, .tag = tag, .code = code};
+	if (text)
+		snprintf(ev.text, sizeof(ev.text), "%s", text);
+	push(m, &ev);
+}
+
+static struct request_ctx *request_new(struct jwb_mqtt *m, uint64_t tag, bool subscribe)
+{
+	struct request_ctx *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->m = m;
+	r->tag = tag;
+	r->subscribe = subscribe;
+	pthread_mutex_lock(&m->lock);
+	r->next = m->requests;
+	if (m->requests)
+		m->requests->prev = r;
+	m->requests = r;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+static void request_free(struct request_ctx *r)
+{
+	struct jwb_mqtt *m = r->m;
+	pthread_mutex_lock(&m->lock);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		m->requests = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	pthread_mutex_unlock(&m->lock);
+	free(r);
+}
+
+/* ---- paho callbacks (paho's threads: copy and signal, nothing else) ---- */
+
+static void on_connection_lost(void *context, char *cause)
+{
+	push_simple(context, JWB_MQTT_LOST, 0, 0, cause ? cause : "connection lost");
+}
+
+static void on_disconnected(void *context, MQTTProperties *props, enum MQTTReasonCodes reason)
+{
+	(void)props;
+	char text[96];
+	snprintf(text, sizeof(text), "server sent DISCONNECT: reason 0x%02x %s", (unsigned)reason,
+			jwb_mqtt_reason((int)reason));
+	push_simple(context, JWB_MQTT_LOST, 0, (int)reason, text);
+}
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
+{
+	struct jwb_mqtt *m = context;
+	struct jwb_mqtt_event ev = {.kind = JWB_MQTT_MESSAGE, .retained = msg->retained != 0};
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	ev.topic = malloc(tlen + 1);
+	ev.payload = malloc(plen + 1);
+	if (ev.topic && ev.payload) {
+		memcpy(ev.topic, topic, tlen);
+		ev.topic[tlen] = '\0';
+		if (plen)
+			memcpy(ev.payload, msg->payload, plen);
+		ev.payload[plen] = '\0';
+		ev.payload_len = plen;
+		push(m, &ev);
+	} else {
+		free(ev.topic);
+		free(ev.payload);
+	}
+	MQTTAsync_freeMessage(&msg);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void on_connect_ok(void *context, MQTTAsync_successData5 *resp)
+{
+	struct jwb_mqtt *m = context;
+	struct jwb_mqtt_event ev = {.kind = JWB_MQTT_CONNECTED,
+		.session_present = resp && resp->alt.connect.sessionPresent, .receive_maximum = 65535};
+	if (resp && MQTTProperties_hasProperty(&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
+		ev.receive_maximum = MQTTProperties_getNumericValue(&resp->properties,
+				MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);
+	push(m, &ev);
+}
+
+static void on_connect_fail(void *context, MQTTAsync_failureData5 *resp)
+{
+	struct jwb_mqtt *m = context;
+	char text[160];
+	int code = resp ? (int)resp->reasonCode : -1;
+	if (resp && resp->reasonCode >= 0x80)
+		snprintf(text, sizeof(text), "CONNACK 0x%02x %s", (unsigned)resp->reasonCode,
+				jwb_mqtt_reason((int)resp->reasonCode));
+	else
+		snprintf(text, sizeof(text), "%s (paho code %d)",
+				resp && resp->message ? resp->message : "connect failed",
+				resp ? resp->code : -1);
+	push_simple(m, JWB_MQTT_CONNECT_FAILED, 0, code, text);
+}
+
+static void on_request_ok(void *context, MQTTAsync_successData5 *resp)
+{
+	struct request_ctx *r = context;
+	struct jwb_mqtt_event ev = {.tag = r->tag};
+	if (r->subscribe) {
+		ev.kind = JWB_MQTT_SUBSCRIBED;
+		ev.code = resp ? (int)resp->reasonCode : 0;
+	} else {
+		ev.kind = JWB_MQTT_ACKED;
+		ev.code = resp ? (int)resp->reasonCode : 0;
+	}
+	struct jwb_mqtt *m = r->m;
+	request_free(r);
+	push(m, &ev);
+}
+
+static void on_request_fail(void *context, MQTTAsync_failureData5 *resp)
+{
+	struct request_ctx *r = context;
+	struct jwb_mqtt_event ev = {.tag = r->tag};
+	ev.kind = r->subscribe ? JWB_MQTT_SUBSCRIBED : JWB_MQTT_REFUSED;
+	/* A broker refusal carries a reason code >= 0x80; a local failure
+	 * (connection gone, MQTTASYNC_OPERATION_INCOMPLETE) only paho's code. */
+	if (resp && resp->reasonCode >= 0x80) {
+		ev.code = (int)resp->reasonCode;
+		snprintf(ev.text, sizeof(ev.text), "reason 0x%02x %s", (unsigned)resp->reasonCode,
+				jwb_mqtt_reason((int)resp->reasonCode));
+	} else {
+		ev.code = -1;
+		snprintf(ev.text, sizeof(ev.text), "not completed (paho code %d%s%s)",
+				resp ? resp->code : -1, resp && resp->message ? ": " : "",
+				resp && resp->message ? resp->message : "");
+	}
+	struct jwb_mqtt *m = r->m;
+	request_free(r);
+	push(m, &ev);
+}
+
+/* ---- API ---- */
+
+struct jwb_mqtt *jwb_mqtt_create(const struct jwb_mqtt_options *opt, char *errbuf, size_t errlen)
+{
+	struct jwb_mqtt *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	m->opt = *opt;
+	m->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&m->lock, NULL);
+	m->client_id = strdup(opt->client_id);
+	char uri[300];
+	snprintf(uri, sizeof(uri), "tcp://%s:%d", opt->host, opt->port);
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
+	/* paho counts requests not yet written as "buffered", connected or not:
+	 * leave room for a full window of publishes plus control traffic. */
+	co.maxBufferedMessages = opt->max_inflight * 4 + 64;
+	if (m->efd < 0 || !m->client_id) {
+		snprintf(errbuf, errlen, "cannot create the MQTT client: %s", strerror(errno));
+		jwb_mqtt_destroy(m);
+		return NULL;
+	}
+	int rc = MQTTAsync_createWithOptions(&m->client, uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+			NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		snprintf(errbuf, errlen, "cannot create the MQTT client for %s: %s", uri,
+				MQTTAsync_strerror(rc));
+		m->client = NULL;
+		jwb_mqtt_destroy(m);
+		return NULL;
+	}
+	MQTTAsync_setCallbacks(m->client, m, on_connection_lost, on_message, NULL);
+	MQTTAsync_setDisconnected(m->client, m, on_disconnected);
+	return m;
+}
+
+void jwb_mqtt_destroy(struct jwb_mqtt *m)
+{
+	if (!m)
+		return;
+	if (m->client)
+		MQTTAsync_destroy(&m->client);
+	struct jwb_mqtt_event ev;
+	while (jwb_mqtt_next_event(m, &ev))
+		jwb_mqtt_event_clear(&ev);
+	while (m->requests) {
+		struct request_ctx *r = m->requests;
+		m->requests = r->next;
+		free(r);
+	}
+	MQTTProperties_free(&m->connect_props);
+	if (m->efd >= 0)
+		close(m->efd);
+	pthread_mutex_destroy(&m->lock);
+	free(m->client_id);
+	free(m->password);
+	free(m);
+}
+
+int jwb_mqtt_fd(const struct jwb_mqtt *m)
+{
+	return m->efd;
+}
+
+int jwb_mqtt_connect(struct jwb_mqtt *m, const char *password, char *errbuf, size_t errlen)
+{
+	free(m->password);
+	m->password = strdup(password);
+	if (!m->password) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	MQTTProperties_free(&m->connect_props);
+	MQTTProperties empty = MQTTProperties_initializer;
+	m->connect_props = empty;
+	MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL};
+	p.value.integer4 = (unsigned)m->opt.session_expiry;
+	MQTTProperties_add(&m->connect_props, &p);
+
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+	co.keepAliveInterval = m->opt.keepalive;
+	co.cleanstart = 0;            /* a durable session: "session present" tells us the broker kept it */
+	co.maxInflight = m->opt.max_inflight;
+	co.username = "jwt";
+	co.password = m->password;
+	co.connectTimeout = 10;
+	co.automaticReconnect = 0;    /* the bridge reconnects itself, with its own backoff */
+	co.connectProperties = &m->connect_props;
+	co.onSuccess5 = on_connect_ok;
+	co.onFailure5 = on_connect_fail;
+	co.context = m;
+	int rc = MQTTAsync_connect(m->client, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		snprintf(errbuf, errlen, "cannot start connecting: %s", MQTTAsync_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+void jwb_mqtt_disconnect(struct jwb_mqtt *m, int timeout_ms)
+{
+	MQTTAsync_disconnectOptions dc = MQTTAsync_disconnectOptions_initializer5;
+	dc.timeout = timeout_ms;
+	MQTTAsync_disconnect(m->client, &dc);
+}
+
+int jwb_mqtt_publish(struct jwb_mqtt *m, const char *topic, const void *payload, size_t len,
+		int qos, bool retain, uint32_t expiry_s, uint64_t tag)
+{
+	struct request_ctx *r = request_new(m, tag, false);
+	if (!r)
+		return -1;
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	msg.payload = (void *)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	msg.retained = retain ? 1 : 0;
+	MQTTProperties props = MQTTProperties_initializer;
+	if (expiry_s > 0) {
+		MQTTProperty p = {.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL};
+		p.value.integer4 = expiry_s;
+		MQTTProperties_add(&props, &p);
+	}
+	msg.properties = props;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.onSuccess5 = on_request_ok;
+	ro.onFailure5 = on_request_fail;
+	ro.context = r;
+	int rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+	MQTTProperties_free(&props);
+	if (rc != MQTTASYNC_SUCCESS) {
+		request_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+int jwb_mqtt_subscribe(struct jwb_mqtt *m, const char *filter, int qos, uint64_t tag)
+{
+	struct request_ctx *r = request_new(m, tag, true);
+	if (!r)
+		return -1;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	ro.onSuccess5 = on_request_ok;
+	ro.onFailure5 = on_request_fail;
+	ro.context = r;
+	int rc = MQTTAsync_subscribe(m->client, filter, qos, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		request_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+bool jwb_mqtt_next_event(struct jwb_mqtt *m, struct jwb_mqtt_event *ev)
+{
+	pthread_mutex_lock(&m->lock);
+	struct queued_event *q = m->head;
+	if (q) {
+		m->head = q->next;
+		if (!m->head)
+			m->tail = NULL;
+	} else {
+		/* Queue empty: reset the eventfd so poll() sleeps until the next push. */
+		uint64_t v;
+		ssize_t r = read(m->efd, &v, sizeof(v));
+		(void)r;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!q)
+		return false;
+	*ev = q->ev;
+	free(q);
+	return true;
+}
+
+void jwb_mqtt_event_clear(struct jwb_mqtt_event *ev)
+{
+	free(ev->topic);
+	free(ev->payload);
+	ev->topic = ev->payload = NULL;
+}
+
+const char *jwb_mqtt_reason(int code)
+{
+	switch (code) {
+	case 0x00: return "success";
+	case 0x10: return "no matching subscribers";
+	case 0x80: return "unspecified error";
+	case 0x81: return "malformed packet";
+	case 0x82: return "protocol error";
+	case 0x83: return "implementation specific error";
+	case 0x84: return "unsupported protocol version";
+	case 0x85: return "client identifier not valid";
+	case 0x86: return "bad user name or password";
+	case 0x87: return "not authorized";
+	case 0x88: return "server unavailable";
+	case 0x89: return "server busy";
+	case 0x8a: return "banned";
+	case 0x8b: return "server shutting down";
+	case 0x8d: return "keep alive timeout";
+	case 0x8e: return "session taken over";
+	case 0x90: return "topic name invalid";
+	case 0x93: return "receive maximum exceeded";
+	case 0x95: return "packet too large";
+	case 0x97: return "quota exceeded";
+	case 0x98: return "administrative action";
+	case 0x99: return "payload format invalid";
+	case 0x9c: return "use another server";
+	default: return "";
+	}
+}

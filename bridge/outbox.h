@@ -1,0 +1,89 @@
+/*
+ * outbox — the bridge's PostgreSQL side: one connection, blocking calls
+ * (the database is the bridge's only buffer, and each call is one short
+ * statement), every failure described in errbuf.
+ *
+ *   read:   the oldest outbox rows not already held by the bridge
+ *   delete: rows the broker acknowledged, in one statement per batch
+ *   dead letter: a bad row moves to jetwire.dead_letter with its reason
+ *   wake-up: LISTEN jetwire_outbox + the armed flag (docs/capture.md)
+ *   resync: a REPEATABLE READ snapshot read through a cursor, in batches
+ */
+#ifndef JWB_OUTBOX_H
+#define JWB_OUTBOX_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan.h"
+
+struct jwb_db;
+
+/* Connect, set the session up (UTC, ISO dates), apply the migrations if
+ * `migrate`, LISTEN.  NULL with errbuf on failure. */
+struct jwb_db *jwb_db_connect(const char *conninfo, bool migrate, char *errbuf, size_t errlen);
+void jwb_db_close(struct jwb_db *db);
+int jwb_db_socket(const struct jwb_db *db);
+bool jwb_db_ok(const struct jwb_db *db);
+
+/* Read pending notifications; returns how many arrived, -1 if the
+ * connection broke (errbuf). */
+int jwb_db_drain_notifies(struct jwb_db *db, char *errbuf, size_t errlen);
+
+/* A batch of outbox rows, id order, skipping the `n_held` ids the bridge
+ * holds already.  The changes point into the result: valid until
+ * jwb_batch_free(). */
+struct jwb_batch {
+	PGresult *res;
+	struct jwb_change *changes;
+	size_t n;
+};
+int jwb_db_read(struct jwb_db *db, const int64_t *held, size_t n_held, int limit,
+		struct jwb_batch *out, char *errbuf, size_t errlen);
+void jwb_batch_free(struct jwb_batch *b);
+
+/* Delete acknowledged rows. */
+int jwb_db_delete(struct jwb_db *db, const int64_t *ids, size_t n, char *errbuf, size_t errlen);
+
+/* Move one row to jetwire.dead_letter with `reason` (one statement). */
+int jwb_db_dead_letter(struct jwb_db *db, int64_t id, const char *reason, char *errbuf, size_t errlen);
+
+/* Drop the rows of a TRUNCATE marker (the resync that follows covers it). */
+
+/* Set jetwire.wakeup.armed.  When arming, *xmax (may be NULL) receives
+ * the xmax of a snapshot taken after the commit: once every transaction
+ * below it has ended (jwb_db_passed), a writer that did not notify has
+ * committed and one more read finds its rows. */
+int jwb_db_set_armed(struct jwb_db *db, bool armed, uint64_t *xmax, char *errbuf, size_t errlen);
+int jwb_db_passed(struct jwb_db *db, uint64_t xmax, bool *passed, char *errbuf, size_t errlen);
+
+/* Driver details for the ids (a registered driver table; none: all unknown). */
+struct jwb_drivers;
+int jwb_db_drivers(struct jwb_db *db, const char *const *ids, size_t n, struct jwb_drivers **out,
+		char *errbuf, size_t errlen);
+bool jwb_drivers_lookup(void *drivers, const char *driver_id, struct jwb_driver_info *out);
+void jwb_drivers_free(struct jwb_drivers *d);
+
+/* Backlog: rows waiting and the age of the oldest, in seconds. */
+int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen);
+
+/* Resync: seed missing versions, open the snapshot and its cursor over
+ * active orders (and those ended within terminal_expiry). *empty = nothing
+ * is captured. */
+int jwb_db_resync_open(struct jwb_db *db, char *const *terminal, size_t n_terminal,
+		int terminal_expiry, bool *empty, char *errbuf, size_t errlen);
+/* The next batch of orders; n = 0 at the end.  Points into the result. */
+struct jwb_state_batch {
+	PGresult *res;
+	struct jwb_order_state *orders;
+	size_t n;
+};
+int jwb_db_resync_fetch(struct jwb_db *db, int limit, struct jwb_state_batch *out,
+		char *errbuf, size_t errlen);
+void jwb_state_batch_free(struct jwb_state_batch *b);
+/* End the snapshot (commit, or roll back after a failure). */
+int jwb_db_resync_close(struct jwb_db *db, char *errbuf, size_t errlen);
+
+#endif
