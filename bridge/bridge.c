@@ -38,6 +38,7 @@
 #define STATS_TOPIC "jetwire/bridge/stats"
 #define SHUTDOWN_GRACE_MS 10000
 #define ARM_CHECK_MS 5
+#define HANDSHAKE_TIMEOUT_MS 10000
 #define LATENCY_RING 4096            /* > the largest QoS 1 window (1000) */
 
 enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_HANDSHAKE, MQTT_UP };
@@ -74,6 +75,7 @@ struct bridge {
 	char *broker_checkpoint;     /* read back at the handshake */
 	char instance[40];           /* the plugin's, from "status" */
 	char synced_instance[40];    /* the plugin instance our last complete resync went to */
+	int64_t handshake_deadline;  /* mono ms: no answer to "status" by then -> reconnect */
 	int64_t token_renew_at;      /* ms; 0 = never */
 	bool renewing;
 
@@ -419,6 +421,7 @@ static void on_connected(struct bridge *b, bool session_present, int receive_max
 	}
 	jwb_plan_command(b->plan, "status");
 	send_now(b, jwb_plan_take(b->plan));
+	b->handshake_deadline = mono_ms() + HANDSHAKE_TIMEOUT_MS;
 }
 
 /* ---- control responses ---- */
@@ -440,6 +443,15 @@ static void on_control_response(struct bridge *b, const char *payload)
 		json_object_object_get_ex(r, "command", &cmd);
 		const char *name = cmd ? json_object_get_string(cmd) : "?";
 		if (json_object_object_get_ex(r, "error", &err)) {
+			if (strcmp(name, "status") == 0 && b->mqtt_state == MQTT_HANDSHAKE) {
+				/* An older plugin without "status": a restart cannot be told
+				 * apart, so every connect resyncs. */
+				jwb_warn("the plugin does not answer 'status' (%s): resyncing after every connect",
+						json_object_get_string(err));
+				snprintf(b->instance, sizeof(b->instance), "unknown");
+				b->synced_instance[0] = '\0';
+				continue;
+			}
 			b->stats.control_errors++;
 			jwb_error("the plugin refused a command | command=%s error=%s", name,
 					json_object_get_string(err));
@@ -464,7 +476,7 @@ static void finish_handshake(struct bridge *b)
 {
 	const char *why = NULL;
 	if (!b->synced_instance[0])
-		why = "start";
+		why = b->stats.resyncs ? "the plugin's instance is unknown" : "start";
 	else if (!b->session_present)
 		why = "the broker has no session for the bridge";
 	else if (strcmp(b->instance, b->synced_instance) != 0)
@@ -762,7 +774,8 @@ static void resync_check_done(struct bridge *b)
 {
 	if (b->acked < b->resync_end_seq)
 		return;
-	snprintf(b->synced_instance, sizeof(b->synced_instance), "%s", b->instance);
+	if (strcmp(b->instance, "unknown") != 0)
+		snprintf(b->synced_instance, sizeof(b->synced_instance), "%s", b->instance);
 	b->stats.resyncs++;
 	jwb_info("resync complete | orders=%zu duration_ms=%" PRId64, b->resync_orders,
 			mono_ms() - b->resync_started);
@@ -816,6 +829,13 @@ static void step(struct bridge *b)
 
 	if (b->db)
 		release_rows(b), flush_deletes(b);
+
+	if (b->mqtt_state == MQTT_HANDSHAKE && mono >= b->handshake_deadline) {
+		jwb_mqtt_disconnect(b->mqtt, 0);
+		forget_connection(b);
+		mqtt_schedule_retry(b, "the plugin did not answer the 'status' command within 10 s "
+				"(is the jetwire plugin loaded, and does the ACL let 'service' write $CONTROL/jetwire/v1?)");
+	}
 
 	/* Token renewal: let what is in flight finish, then reconnect with a new token. */
 	if (b->mqtt_state == MQTT_UP && b->token_renew_at && mono >= b->token_renew_at && !b->stopping) {
