@@ -70,7 +70,7 @@ static const struct option options[] = {
 	STR(jwt_role_claim, K_NAME),
 	STR(jwt_issuer, K_STRING),
 	STR(jwt_audience, K_STRING),
-	INT(jwt_lifetime, 60, 2592000),
+	INT(jwt_lifetime, 10, 2592000),
 	LIST(statuses),
 	LIST(terminal_statuses),
 	INT(terminal_expiry, 1, 31536000),

@@ -1,7 +1,7 @@
 /*
  * config — the bridge's configuration: one file of `key value` lines plus
  * environment overrides (JETWIRE_BRIDGE_<KEY>), validated whole before the
- * daemon starts.  docs/bridge.md is the reference for every option.
+ * daemon starts.  docs/bridge-config.md is the reference for every option.
  *
  * Nothing is printed here: every problem is described in errbuf, with
  * "<file>:<line>: " or "<ENV_NAME>: " in front when it has a place.
@@ -37,7 +37,7 @@ struct jwb_config {
 	char *jwt_role_claim;      /* "userType" */
 	char *jwt_issuer;          /* NULL: no iss claim */
 	char *jwt_audience;        /* NULL: no aud claim */
-	int jwt_lifetime;          /* seconds, 3600 (60..2592000); renewed at 2/3 */
+	int jwt_lifetime;          /* seconds, 3600 (10..2592000); renewed at 2/3 */
 
 	/* Orders */
 	char **statuses;           /* every known status; NULL-terminated */

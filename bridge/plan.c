@@ -17,6 +17,7 @@ struct jwb_plan {
 	json_object *adds;             /* tuples to add, for the open segment */
 	struct jwb_msg *pubs, *pubs_tail;
 	struct jwb_msg *out, *out_tail;
+	size_t removed_tuples;         /* tuples inside `removes` */
 };
 
 static bool streq(const char *a, const char *b)
@@ -91,8 +92,7 @@ void jwb_plan_free(struct jwb_plan *p)
 
 size_t jwb_plan_open_tuples(const struct jwb_plan *p)
 {
-	return (p->adds ? json_object_array_length(p->adds) : 0) +
-	       (p->removes ? json_object_array_length(p->removes) : 0);
+	return (p->adds ? json_object_array_length(p->adds) : 0) + p->removed_tuples;
 }
 
 static int emit_control(struct jwb_plan *p, json_object *commands)
@@ -118,6 +118,7 @@ static int close_segment(struct jwb_plan *p)
 	if (p->removes || p->adds) {
 		json_object *commands = p->removes ? p->removes : json_object_new_array();
 		p->removes = NULL;
+		p->removed_tuples = 0;
 		if (p->adds) {
 			json_object *cmd = json_object_new_object();
 			json_object_object_add(cmd, "command", json_object_new_string("addRelations"));
@@ -204,7 +205,9 @@ static char *driver_payload(const char *order_id, const char *driver_id, const c
 	if (driver_id && info) {
 		d.name = info->name;
 		d.rating = info->rating;
-		d.has_rating = info->has_rating;
+		/* A rating the schema cannot carry is left out rather than costing
+		 * the order its assignment message. */
+		d.has_rating = info->has_rating && info->rating >= 0 && info->rating <= 5;
 		d.vehicle_type = info->vehicle_type;
 	}
 	return jwb_payload_driver_assignment(&d, reason, reason_len);
@@ -259,6 +262,7 @@ static enum jwb_plan_result plan_order_delete(struct jwb_plan *p, const struct j
 	json_object_object_add(cmd, "command", json_object_new_string("removeObject"));
 	json_object_object_add(cmd, "object", json_object_new_string(object));
 	remove_command(p, cmd);
+	p->removed_tuples++;
 	char topic[300];
 	order_topic(topic, sizeof(topic), c->entity_id, "status");
 	publish(p, topic, "", true, 0, c->ts_ms);
@@ -354,11 +358,15 @@ static enum jwb_plan_result plan_order(struct jwb_plan *p, const struct jwb_chan
 			json_object_array_add(tuples, tuple("order", c->entity_id, "party", "driver", prev_delivery, 0));
 		json_object *cmd = json_object_new_object();
 		json_object_object_add(cmd, "command", json_object_new_string("removeRelations"));
+		p->removed_tuples += json_object_array_length(tuples);
 		json_object_object_add(cmd, "relations", tuples);
 		remove_command(p, cmd);
 	}
-	add_parties(p, c->entity_id, c->customer_id, c->merchant_id, c->pickup_driver_id,
-			c->delivery_driver_id, terminal ? cfg->terminal_expiry : 0);
+	/* An order that ended earlier keeps the ttl it got then: re-adding with
+	 * a full one would let access outlive its retained terminal status. */
+	if (!terminal || status_changed)
+		add_parties(p, c->entity_id, c->customer_id, c->merchant_id, c->pickup_driver_id,
+				c->delivery_driver_id, terminal ? cfg->terminal_expiry : 0);
 
 	char topic[300];
 	if (status_json) {
@@ -466,30 +474,34 @@ enum jwb_plan_result jwb_plan_order_state(struct jwb_plan *p, const struct jwb_o
 		}
 		ttl = (int)(left_ms / 1000);
 	}
-	add_parties(p, s->id, s->customer_id, s->merchant_id, s->pickup_driver_id,
-			s->delivery_driver_id, ttl);
-	if (s->pending || s->version < 1)
-		return JWB_PLAN_OK;
-
-	struct jwb_order_status st = {
-		.order_id = s->id, .order_number = s->order_number, .status = s->status,
-		.previous_status = s->previous_status, .version = s->version, .ts_ms = s->changed_ms,
-	};
-	char *status_json = jwb_payload_order_status(&st, reason, reason_len);
-	if (!status_json)
-		return JWB_PLAN_BAD;
-	const char *driver, *role;
-	current_assignment(s->pickup_driver_id, s->delivery_driver_id, &driver, &role);
-	char *driver_json = NULL;
-	if (driver || terminal) {
-		const struct jwb_driver_info *info = driver == s->delivery_driver_id ? &s->delivery : &s->pickup;
-		driver_json = driver_payload(s->id, driver, role, driver ? info : NULL, s->version,
-				s->changed_ms, reason, reason_len);
-		if (!driver_json) {
-			free(status_json);
+	/* Payloads first: a row rejected here plans nothing, not even its
+	 * relations. */
+	char *status_json = NULL, *driver_json = NULL;
+	if (!s->pending && s->version >= 1) {
+		struct jwb_order_status st = {
+			.order_id = s->id, .order_number = s->order_number, .status = s->status,
+			.previous_status = s->previous_status, .version = s->version, .ts_ms = s->changed_ms,
+		};
+		status_json = jwb_payload_order_status(&st, reason, reason_len);
+		if (!status_json)
 			return JWB_PLAN_BAD;
+		const char *driver, *role;
+		current_assignment(s->pickup_driver_id, s->delivery_driver_id, &driver, &role);
+		if (driver || terminal) {
+			const struct jwb_driver_info *info =
+					driver == s->delivery_driver_id ? &s->delivery : &s->pickup;
+			driver_json = driver_payload(s->id, driver, role, driver ? info : NULL, s->version,
+					s->changed_ms, reason, reason_len);
+			if (!driver_json) {
+				free(status_json);
+				return JWB_PLAN_BAD;
+			}
 		}
 	}
+	add_parties(p, s->id, s->customer_id, s->merchant_id, s->pickup_driver_id,
+			s->delivery_driver_id, ttl);
+	if (!status_json)
+		return JWB_PLAN_OK;
 	char topic[300];
 	order_topic(topic, sizeof(topic), s->id, "status");
 	publish(p, topic, status_json, true, (uint32_t)ttl, s->changed_ms);

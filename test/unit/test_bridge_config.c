@@ -443,7 +443,7 @@ static const struct range ranges[] = {
 	{"mqtt_keepalive", 5, 65535, ""},
 	{"mqtt_session_expiry", 0, 2147483647, ""},
 	{"mqtt_inflight", 1, 1000, ""},
-	{"jwt_lifetime", 60, 2592000, ""},
+	{"jwt_lifetime", 10, 2592000, ""},
 	{"terminal_expiry", 1, 31536000, ""},
 	{"batch_size", 1, 10000, ""},
 	{"resync_batch_size", 1, 100000, ""},
