@@ -186,7 +186,7 @@ static void queue_clear(struct bridge *b)
 /* Send what the window allows.  Messages keep their queue order. */
 static void pump(struct bridge *b)
 {
-	if (b->mqtt_state < MQTT_HANDSHAKE || b->renewing)
+	if (b->mqtt_state < MQTT_HANDSHAKE)
 		return;
 	while (b->queue && b->inflight < b->window) {
 		struct jwb_msg *m = b->queue;
@@ -837,10 +837,15 @@ static void step(struct bridge *b)
 				"(is the jetwire plugin loaded, and does the ACL let 'service' write $CONTROL/jetwire/v1?)");
 	}
 
-	/* Token renewal: let what is in flight finish, then reconnect with a new token. */
-	if (b->mqtt_state == MQTT_UP && b->token_renew_at && mono >= b->token_renew_at && !b->stopping) {
+	/* Token renewal: read nothing new, let what is queued and in flight be
+	 * acknowledged (so the broker holds our last checkpoint and no resync
+	 * follows), then reconnect with a new token. */
+	if (b->mqtt_state == MQTT_UP && b->token_renew_at && mono >= b->token_renew_at && !b->stopping &&
+	    b->phase == PHASE_STREAM) {
 		b->renewing = true;
-		if (b->inflight == 0) {
+		if (b->checkpoint_dirty && all_sent_and_acked(b))
+			publish_checkpoint(b);
+		if (all_sent_and_acked(b)) {
 			jwb_info("renewing the bridge's token: reconnecting");
 			jwb_mqtt_disconnect(b->mqtt, 1000);
 			forget_connection(b);
@@ -871,7 +876,7 @@ static void step(struct bridge *b)
 				else if (passed)
 					b->arm_check = false, b->want_read = true;
 			}
-			if (b->db && (b->want_read || mono >= b->next_poll_at) &&
+			if (b->db && !b->renewing && (b->want_read || mono >= b->next_poll_at) &&
 			    b->queued < (size_t)b->cfg->batch_size &&
 			    b->n_held < (size_t)b->cfg->batch_size * 4) {
 				b->next_poll_at = mono + b->cfg->poll_interval_ms;

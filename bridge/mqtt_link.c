@@ -155,10 +155,15 @@ static void on_connect_fail(void *context, MQTTAsync_failureData5 *resp)
 {
 	struct jwb_mqtt *m = context;
 	char text[160];
-	int code = resp ? (int)resp->reasonCode : -1;
+	/* A refusing CONNACK: paho 1.3.12 puts its reason code in `code`
+	 * (reasonCode stays 0) with the message "CONNACK return code". */
+	int code = -1;
 	if (resp && resp->reasonCode >= 0x80)
-		snprintf(text, sizeof(text), "CONNACK 0x%02x %s", (unsigned)resp->reasonCode,
-				jwb_mqtt_reason((int)resp->reasonCode));
+		code = (int)resp->reasonCode;
+	else if (resp && resp->code >= 0x80 && resp->code <= 0xff)
+		code = resp->code;
+	if (code >= 0x80)
+		snprintf(text, sizeof(text), "CONNACK 0x%02x %s", (unsigned)code, jwb_mqtt_reason(code));
 	else
 		snprintf(text, sizeof(text), "%s (paho code %d)",
 				resp && resp->message ? resp->message : "connect failed",
