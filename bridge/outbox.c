@@ -491,7 +491,8 @@ int jwb_db_resync_open(struct jwb_db *db, char *const *terminal, size_t n_termin
 enum {
 	RS_ID, RS_ORDER_NUMBER, RS_STATUS, RS_CUSTOMER, RS_MERCHANT, RS_PICKUP, RS_DELIVERY,
 	RS_VERSION, RS_CHANGED, RS_PREV_STATUS, RS_PENDING,
-	RS_P_NAME, RS_P_RATING, RS_P_VEHICLE, RS_D_NAME, RS_D_RATING, RS_D_VEHICLE
+	RS_P_NAME, RS_P_RATING, RS_P_VEHICLE, RS_D_NAME, RS_D_RATING, RS_D_VEHICLE,
+	RS_PENDING_MIN, RS_PENDING_STATUS, RS_PENDING_DRIVER
 };
 
 static void driver_info(PGresult *res, int r, int name, int rating, int vehicle, struct jwb_driver_info *out)
@@ -539,6 +540,10 @@ int jwb_db_resync_fetch(struct jwb_db *db, int limit, struct jwb_state_batch *ou
 			s->changed_ms = 0;
 		s->previous_status = field(res, r, RS_PREV_STATUS);
 		s->pending = PQgetvalue(res, r, RS_PENDING)[0] == 't';
+		s->pending_min_version = PQgetisnull(res, r, RS_PENDING_MIN) ? 0 :
+				strtoll(PQgetvalue(res, r, RS_PENDING_MIN), NULL, 10);
+		s->pending_status_change = PQgetvalue(res, r, RS_PENDING_STATUS)[0] == 't';
+		s->pending_driver_change = PQgetvalue(res, r, RS_PENDING_DRIVER)[0] == 't';
 		driver_info(res, r, RS_P_NAME, RS_P_RATING, RS_P_VEHICLE, &s->pickup);
 		driver_info(res, r, RS_D_NAME, RS_D_RATING, RS_D_VEHICLE, &s->delivery);
 	}

@@ -474,37 +474,50 @@ enum jwb_plan_result jwb_plan_order_state(struct jwb_plan *p, const struct jwb_o
 		}
 		ttl = (int)(left_ms / 1000);
 	}
+	/* Which versions to publish.  Waiting changes publish their own
+	 * transitions next; what none of them moves is restored as it stood
+	 * before the oldest of them (all later ones are still in the outbox,
+	 * so the snapshot's value is that state). */
+	int64_t status_version = 0, driver_version = 0;
+	if (!s->pending) {
+		status_version = driver_version = s->version;
+	} else if (s->pending_min_version > 1) {
+		if (!s->pending_status_change)
+			status_version = s->pending_min_version - 1;
+		if (!s->pending_driver_change)
+			driver_version = s->pending_min_version - 1;
+	}
+
 	/* Payloads first: a row rejected here plans nothing, not even its
 	 * relations. */
 	char *status_json = NULL, *driver_json = NULL;
-	if (!s->pending && s->version >= 1) {
+	if (status_version >= 1) {
 		struct jwb_order_status st = {
 			.order_id = s->id, .order_number = s->order_number, .status = s->status,
-			.previous_status = s->previous_status, .version = s->version, .ts_ms = s->changed_ms,
+			.previous_status = s->previous_status, .version = status_version, .ts_ms = s->changed_ms,
 		};
 		status_json = jwb_payload_order_status(&st, reason, reason_len);
 		if (!status_json)
 			return JWB_PLAN_BAD;
-		const char *driver, *role;
-		current_assignment(s->pickup_driver_id, s->delivery_driver_id, &driver, &role);
-		if (driver || terminal) {
-			const struct jwb_driver_info *info =
-					driver == s->delivery_driver_id ? &s->delivery : &s->pickup;
-			driver_json = driver_payload(s->id, driver, role, driver ? info : NULL, s->version,
-					s->changed_ms, reason, reason_len);
-			if (!driver_json) {
-				free(status_json);
-				return JWB_PLAN_BAD;
-			}
+	}
+	const char *driver, *role;
+	current_assignment(s->pickup_driver_id, s->delivery_driver_id, &driver, &role);
+	if (driver_version >= 1 && (driver || terminal)) {
+		const struct jwb_driver_info *info = driver == s->delivery_driver_id ? &s->delivery : &s->pickup;
+		driver_json = driver_payload(s->id, driver, role, driver ? info : NULL, driver_version,
+				s->changed_ms, reason, reason_len);
+		if (!driver_json) {
+			free(status_json);
+			return JWB_PLAN_BAD;
 		}
 	}
 	add_parties(p, s->id, s->customer_id, s->merchant_id, s->pickup_driver_id,
 			s->delivery_driver_id, ttl);
-	if (!status_json)
-		return JWB_PLAN_OK;
 	char topic[300];
-	order_topic(topic, sizeof(topic), s->id, "status");
-	publish(p, topic, status_json, true, (uint32_t)ttl, s->changed_ms);
+	if (status_json) {
+		order_topic(topic, sizeof(topic), s->id, "status");
+		publish(p, topic, status_json, true, (uint32_t)ttl, s->changed_ms);
+	}
 	if (driver_json) {
 		order_topic(topic, sizeof(topic), s->id, "driver");
 		publish(p, topic, driver_json, true, (uint32_t)ttl, s->changed_ms);

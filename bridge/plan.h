@@ -55,7 +55,10 @@ struct jwb_order_state {
 	const char *customer_id, *merchant_id, *pickup_driver_id, *delivery_driver_id;
 	int64_t version;               /* 0: none */
 	int64_t changed_ms;
-	bool pending;                  /* the outbox still holds a change: relations only */
+	bool pending;                  /* the outbox still holds a change of this order ... */
+	int64_t pending_min_version;   /* ... the oldest of them */
+	bool pending_status_change;    /* ... one of them moves the status */
+	bool pending_driver_change;    /* ... one of them moves a driver */
 	struct jwb_driver_info pickup, delivery;
 };
 
@@ -86,8 +89,11 @@ enum jwb_plan_result jwb_plan_change(struct jwb_plan *p, const struct jwb_change
 		jwb_driver_lookup_fn lookup, void *lookup_arg, char *reason, size_t reason_len);
 
 /* Resync: the relations of one order (with the remaining ttl when it has
- * ended) and, unless pending, its retained status and driver.  now_ms
- * decides what is left of a terminal order's expiry (BAD when nothing). */
+ * ended) and its retained status and driver.  For an order with changes
+ * still in the outbox, only what none of them will publish: the status
+ * and/or driver as they were just before the oldest waiting change, with
+ * that version, so no newer state precedes an older one.  now_ms decides
+ * what is left of a terminal order's expiry (BAD when nothing). */
 enum jwb_plan_result jwb_plan_order_state(struct jwb_plan *p, const struct jwb_order_state *s,
 		int64_t now_ms, char *reason, size_t reason_len);
 

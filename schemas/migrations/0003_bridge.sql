@@ -155,8 +155,10 @@ $$;
 -- active ($1 = the terminal statuses, text[]) or changed within the last
 -- $2 seconds (ended recently), with its version and, when a driver table is
 -- registered, its drivers' details.  "pending" = the outbox still holds a
--- change of the order: the bridge then only restores its relations and lets
--- the outbox publish its state, in order.  NULL when nothing is captured.
+-- change of the order: the outbox then publishes its transitions, in order,
+-- and the resync only restores what no waiting change will publish -- the
+-- status (or driver) as it was just before the oldest waiting change, when
+-- no waiting change moves it.  NULL when nothing is captured.
 CREATE OR REPLACE FUNCTION jetwire.resync_sql() RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp AS $$
@@ -196,10 +198,13 @@ BEGIN
             '%4$s::text AS customer_id, %5$s::text AS merchant_id, '
             '%6$s::text AS pickup_driver_id, %7$s::text AS delivery_driver_id, '
             'ev.version, ev.changed_at, ev.previous_status, '
-            'EXISTS (SELECT 1 FROM jetwire.outbox ob WHERE ob.entity = ''order'' AND ob.entity_id = %1$s::text) AS pending, '
+            'pend.entity_id IS NOT NULL AS pending, '
             '%9$s::text AS pickup_name, %10$s::float8 AS pickup_rating, %11$s::text AS pickup_vehicle, '
-            '%12$s::text AS delivery_name, %13$s::float8 AS delivery_rating, %14$s::text AS delivery_vehicle '
+            '%12$s::text AS delivery_name, %13$s::float8 AS delivery_rating, %14$s::text AS delivery_vehicle, '
+            'pend.min_version AS pending_min_version, pend.status_change AS pending_status_change, '
+            'pend.driver_change AS pending_driver_change '
             'FROM %8$s o%15$s '
+            'LEFT JOIN jetwire_pending pend ON pend.entity_id = %1$s::text '
             'LEFT JOIN jetwire.entity_version ev ON ev.entity = ''order'' AND ev.entity_id = %1$s::text '
             'WHERE %3$s::text IS NULL OR %3$s::text <> ALL ($1::text[]) '
             'OR ev.changed_at > now() - make_interval(secs => $2::float8)',
@@ -216,7 +221,15 @@ BEGIN
     IF cardinality(parts) = 0 THEN
         RETURN NULL;
     END IF;
-    RETURN array_to_string(parts, ' UNION ALL ');
+    -- The outbox, one row per order: its oldest waiting version and whether
+    -- a waiting change moves the status or a driver (one pass, hash-joined).
+    RETURN 'WITH jetwire_pending AS (SELECT ob.entity_id, min(ob.version) AS min_version, '
+           'bool_or(ob.op <> ''update'' OR (ob.data->>''status'') IS DISTINCT FROM (ob.data->>''previousStatus'')) AS status_change, '
+           'bool_or(ob.op <> ''update'' '
+           'OR (ob.data->>''pickupDriverId'') IS DISTINCT FROM (ob.data->>''previousPickupDriverId'') '
+           'OR (ob.data->>''deliveryDriverId'') IS DISTINCT FROM (ob.data->>''previousDeliveryDriverId'')) AS driver_change '
+           'FROM jetwire.outbox ob WHERE ob.entity = ''order'' AND ob.entity_id IS NOT NULL GROUP BY ob.entity_id) '
+           || array_to_string(parts, ' UNION ALL ');
 END
 $$;
 

@@ -49,6 +49,10 @@ int jw_bridge_stop(struct jw_bridge *br, int *exit_code, char *errbuf, size_t er
 /* SIGKILL now and reap: a crash. */
 int jw_bridge_kill(struct jw_bridge *br);
 
+/* Is the bridge still running?  If it exited, reaps it, sets pid to 0
+ * and *exit_code (may be NULL) to its exit status (128+signal). */
+bool jw_bridge_alive(struct jw_bridge *br, int *exit_code);
+
 /* Remove the dir (unless JW_KEEP_TEST_DIRS=1); stops the child first. */
 void jw_bridge_cleanup(struct jw_bridge *br);
 
@@ -60,6 +64,11 @@ bool jw_bridge_log_wait(const struct jw_bridge *br, const char *needle, int n, i
  * the extra env, wait for it (at most timeout_ms, then SIGKILL), capture
  * stdout+stderr into out.  Returns 0 with *exit_code, -1 on harness error. */
 int jw_bridge_run_cli(const char *const *args, const char *const *env, int timeout_ms,
+		char *out, size_t outlen, int *exit_code, char *errbuf, size_t errlen);
+
+/* Run any program (e.g. $JW_MIGRATE) the same way: `prog` is a path,
+ * args NULL-terminated without argv[0], env extra "NAME=VALUE"s. */
+int jw_run_program(const char *prog, const char *const *args, const char *const *env, int timeout_ms,
 		char *out, size_t outlen, int *exit_code, char *errbuf, size_t errlen);
 
 #endif

@@ -238,6 +238,110 @@ int jw_broker_stop(struct jw_broker *b)
 	return code;
 }
 
+/* ---- fault injection ---- */
+
+int jw_broker_halt(struct jw_broker *b, int sig)
+{
+	if(b->pid <= 0) return -1;
+	kill(b->pid, sig);
+	int status = 0;
+	int64_t deadline = jw_ms() + (b->valgrind ? 60000 : 10000);
+	for(;;){
+		pid_t r = waitpid(b->pid, &status, WNOHANG);
+		if(r == b->pid || (r < 0 && errno == ECHILD)) break;
+		if(jw_ms() > deadline){
+			kill(b->pid, SIGKILL);
+			waitpid(b->pid, &status, 0);
+			break;
+		}
+		sleep_ms(10);
+	}
+	b->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int jw_broker_resume(struct jw_broker *b)
+{
+	ck_assert_msg(b->pid <= 0, "jw_broker_resume: the broker is running (pid %d)", (int)b->pid);
+	ck_assert_msg(b->dir[0] != '\0', "jw_broker_resume: the broker was never started");
+	const char *preload = getenv("JW_BROKER_PRELOAD");
+	const char *mosq = env_or_fail("JW_MOSQUITTO");
+	/* After a crash the old listening sockets are gone at once (mosquitto
+	 * binds with SO_REUSEADDR); retry a few times in case the bind races. */
+	for(int attempt = 0; attempt < 5; attempt++){
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if(pid == 0){
+			char errlog[400];
+			snprintf(errlog, sizeof(errlog), "%s/stderr.log", b->dir);
+			int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			if(fd >= 0){
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+			}
+			if(preload && preload[0] && !b->valgrind){
+				setenv("LD_PRELOAD", preload, 1);
+				setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
+			}
+			if(b->valgrind){
+				execlp("valgrind", "valgrind", "--error-exitcode=99", "--leak-check=full",
+						"--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+						"-q", mosq, "-c", b->conf_path, (char *)NULL);
+			}else{
+				execl(mosq, mosq, "-c", b->conf_path, (char *)NULL);
+			}
+			_exit(127);
+		}
+		b->pid = pid;
+		int64_t deadline = jw_ms() + (b->valgrind ? 60000 : 10000);
+		bool exited = false;
+		int code = 0;
+		while(jw_ms() < deadline){
+			int status;
+			if(waitpid(pid, &status, WNOHANG) == pid){
+				b->pid = 0;
+				exited = true;
+				code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+				break;
+			}
+			if(port_open(b->port) && port_open(b->ws_port)) return 0;
+			sleep_ms(20);
+		}
+		if(!exited){
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			b->pid = 0;
+			ck_abort_msg("resumed broker did not open its ports in time; see %s", b->dir);
+		}
+		if(attempt == 4) ck_abort_msg("resumed broker exited at start (status %d); see %s", code, b->dir);
+		sleep_ms(200);
+	}
+	return -1;
+}
+
+bool jw_broker_save(struct jw_broker *b, const char *db_path, int timeout_ms)
+{
+	if(b->pid <= 0) return false;
+	struct stat before;
+	bool had = stat(db_path, &before) == 0;
+	kill(b->pid, SIGUSR1);
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s.new", db_path);
+	int64_t deadline = jw_ms() + timeout_ms;
+	do{
+		struct stat now, tmpst;
+		/* replaced (a rename gives a new inode) and no write in progress */
+		if(stat(db_path, &now) == 0 && stat(tmp, &tmpst) != 0 &&
+				(!had || now.st_ino != before.st_ino || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+				 now.st_mtim.tv_nsec != before.st_mtim.tv_nsec)){
+			return true;
+		}
+		sleep_ms(10);
+	}while(jw_ms() < deadline);
+	return false;
+}
+
 static char *read_log(struct jw_broker *b)
 {
 	char *text = NULL, err[256];

@@ -50,6 +50,26 @@ int jw_broker_log_count(struct jw_broker *b, const char *needle);
 /* Replace the broker's ACL file atomically (write temp + rename). */
 void jw_broker_write_acl(struct jw_broker *b, const char *text);
 
+/* ---- fault injection ---- */
+
+/* Send `sig` to the broker (SIGTERM: a clean shutdown, which also writes the
+ * persistence database if the conf enables it; SIGKILL: a crash) and wait
+ * for it to exit (SIGKILL after 10 s, 60 s under valgrind).  Unlike
+ * jw_broker_stop, the dir, conf, secret, logs and ports are kept for
+ * jw_broker_resume.  Returns the exit status (128+signal if killed by one),
+ * -1 if the broker was not running. */
+int jw_broker_halt(struct jw_broker *b, int sig);
+/* Start mosquitto again with the same conf on the same ports (after
+ * jw_broker_halt), under valgrind if it was; waits for its ports like
+ * jw_broker_start (ck_assert-fails if it does not come up).  Its logs are
+ * appended to.  Tokens minted before stay valid (same secret).  Returns 0. */
+int jw_broker_resume(struct jw_broker *b);
+/* Ask the broker to write its persistence database now (SIGUSR1) and wait
+ * until `db_path` (persistence_location + persistence_file, by default
+ * "mosquitto.db") has been replaced: mosquitto writes "<db_path>.new" and
+ * renames it.  True if that happened within timeout_ms. */
+bool jw_broker_save(struct jw_broker *b, const char *db_path, int timeout_ms);
+
 /* HS256 token signed with the broker's secret.  Caller frees. */
 char *jw_token(const struct jw_broker *b, const char *sub, const char *role, long ttl_s);
 /* Token with arbitrary claims JSON, signed HS256 with the broker's secret. */

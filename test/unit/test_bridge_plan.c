@@ -1484,6 +1484,54 @@ START_TEST(state_pending_or_unversioned_is_relations_only)
 }
 END_TEST
 
+START_TEST(state_pending_restores_what_no_waiting_change_moves)
+{
+	/* Waiting changes from version 5 on: versions 5.. publish themselves.
+	 * None moves the driver -> the driver as of version 4; one moves the
+	 * status -> the status is left to the outbox. */
+	struct jwb_order_state s = state_row("o5", "PICKED_UP");
+	s.pickup_driver_id = "drv-A";
+	s.pending = true;
+	s.pending_min_version = 5;
+	s.pending_status_change = true;
+	state_ok(&s, NOW);
+	struct out o = take();
+	assert_count(&o, 2);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"), PARTY("o5", "driver:drv-A")));
+	assert_driver(pub(o.m[1], "order/o5/driver", true, 0, TS), "o5", "drv-A", "pickup", "Alice", 4.8, "bike",
+		4, TS_TEXT);
+
+	/* The other way round: only the driver moves -> the status as of 4. */
+	struct jwb_order_state t = state_row("o6", "CONFIRMED");
+	t.previous_status = "PENDING";
+	t.delivery_driver_id = "drv-B";
+	t.pending = true;
+	t.pending_min_version = 3;
+	t.pending_driver_change = true;
+	state_ok(&t, NOW);
+	o = take();
+	assert_count(&o, 2);
+	assert_status(pub(o.m[1], "order/o6/status", true, 0, TS), "o6", "N-2002", "CONFIRMED", "PENDING", 2,
+		TS_TEXT);
+
+	/* Both move, or the oldest waiting change is the first one: relations only. */
+	struct jwb_order_state u = state_row("o7", "CONFIRMED");
+	u.pickup_driver_id = "drv-A";
+	u.pending = true;
+	u.pending_min_version = 4;
+	u.pending_status_change = u.pending_driver_change = true;
+	state_ok(&u, NOW);
+	struct jwb_order_state w = state_row("o8", "CONFIRMED");
+	w.pending = true;
+	w.pending_min_version = 1;
+	state_ok(&w, NOW);
+	o = take();
+	assert_count(&o, 1);
+	ck_assert(o.m[0]->control);
+}
+END_TEST
+
 START_TEST(state_terminal_keeps_the_remaining_expiry)
 {
 	/* ended 1000.5 s ago: 5400 - 1000.5 = 4399.5 s left -> 4399 */
@@ -1816,6 +1864,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, state_active_with_pickup_only);
 	tcase_add_test(tc, state_active_without_driver);
 	tcase_add_test(tc, state_pending_or_unversioned_is_relations_only);
+	tcase_add_test(tc, state_pending_restores_what_no_waiting_change_moves);
 	tcase_add_test(tc, state_terminal_keeps_the_remaining_expiry);
 	tcase_add_test(tc, state_terminal_without_driver);
 	tcase_add_test(tc, state_terminal_pending_is_relations_with_ttl);
