@@ -321,7 +321,9 @@ static void db_connect(struct bridge *b)
 	if (b->db_ever)
 		b->stats.db_reconnects++;
 	b->db_ever = true;
-	b->db_backoff = 0;
+	/* The backoff is reset by the first statement that works after this
+	 * (a server that accepts connections but fails every query must not
+	 * be hammered at the initial delay). */
 	b->want_read = true;
 }
 
@@ -407,7 +409,6 @@ static void on_connected(struct bridge *b, bool session_present, int receive_max
 		b->window = receive_maximum;
 	b->mqtt_state = MQTT_HANDSHAKE;
 	b->session_present = session_present;
-	b->mqtt_backoff = 0;
 	b->stats.mqtt_connects++;
 	jwb_info("connected to the broker | session_present=%d window=%d", session_present ? 1 : 0, b->window);
 	/* The handshake: our retained checkpoint (if the broker still has it)
@@ -486,6 +487,7 @@ static void finish_handshake(struct bridge *b)
 	else if (b->need_resync)
 		why = "an earlier resync did not finish";
 	b->mqtt_state = MQTT_UP;
+	b->mqtt_backoff = 0;   /* reset only once the plugin answered: a broker that drops us at once backs off */
 	if (why) {
 		jwb_info("resync needed: %s | broker_checkpoint=%s bridge_checkpoint=%s", why,
 				b->broker_checkpoint ? b->broker_checkpoint : "(none)",
@@ -608,6 +610,7 @@ static void stream_batch(struct bridge *b)
 	}
 	b->want_read = batch.n == (size_t)limit;
 	b->stats.reads++;
+	b->db_backoff = 0;
 
 	/* Busy: stop the NOTIFY on every commit; idle: ask to be woken. */
 	if (batch.n == (size_t)limit && b->armed != 0) {
@@ -716,6 +719,7 @@ static void resync_start(struct bridge *b)
 		return;
 	}
 	b->need_resync = false;
+	b->db_backoff = 0;
 	b->phase = PHASE_RESYNC;
 	b->resync_open = !empty;
 	b->resync_done_reading = empty;

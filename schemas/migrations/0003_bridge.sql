@@ -176,7 +176,9 @@ BEGIN
              WHERE entity = 'order' AND to_regclass(table_name::text) IS NOT NULL
              ORDER BY table_name::text LOOP
         IF d.table_name IS NOT NULL THEN
-            dj := format(' LEFT JOIN %1$s pd ON %2$s = %3$s LEFT JOIN %1$s dd ON %4$s = %5$s',
+            -- Compared as text: the order table's driver columns need not
+            -- have the driver table's id type (text vs bigint, uuid ...).
+            dj := format(' LEFT JOIN %1$s pd ON %2$s::text = %3$s::text LEFT JOIN %1$s dd ON %4$s::text = %5$s::text',
                          d.table_name,
                          jetwire.mapped_column(d.mapping, 'id', 'pd'),
                          jetwire.mapped_column(c.mapping, 'pickupDriverId', 'o'),

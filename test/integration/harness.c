@@ -473,7 +473,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	struct msg *e = calloc(1, sizeof(*e));
 	e->topic = strdup(msg->topic);
 	e->payload = malloc((size_t)msg->payloadlen + 1);
-	memcpy(e->payload, msg->payload, (size_t)msg->payloadlen);
+	if(msg->payloadlen > 0) memcpy(e->payload, msg->payload, (size_t)msg->payloadlen);
 	e->payload[msg->payloadlen] = '\0';
 	e->retain = msg->retain;
 	pthread_mutex_lock(&c->lock);
