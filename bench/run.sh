@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Build (if needed) and run the four jetwire benchmarks, then print a
+# Build (if needed) and run the five jetwire benchmarks, then print a
 # summary table.  Benchmarks are not tests: nothing here fails on a figure;
 # the exit status is non-zero only if a benchmark itself failed (a broker
 # did not start, a delivery went missing, a decision was wrong, ...).
 #
 #   bench/run.sh                 default runs (each well under 2 minutes)
 #   bench/run.sh --long          longer runs, steadier figures
-#   bench/run.sh --only NAME     one of: acl_decide relations_memory throughput connect
+#   bench/run.sh --only NAME     one of: acl_decide relations_memory throughput connect bridge
 #
 # Environment:
 #   BUILD_DIR            build directory (default /tmp/build-bench)
 #   JW_BENCH_BROKER_CONF extra mosquitto.conf lines for every broker started
 #   JW_BENCH_KEEP=1      keep the brokers' temp directories
+#   (bench_bridge also starts a throwaway PostgreSQL: see bench/README.md)
 # Full outputs are written to $BUILD_DIR/bench-results/<name>.txt.
 set -u
 
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 		--long) LONG=1 ;;
 		--only) shift; ONLY=${1:-} ;;
-		-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 		*) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -33,7 +34,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 	cmake -S "$SRC_DIR" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 2
 fi
 cmake --build "$BUILD_DIR" -j2 --target bench_acl_decide bench_relations_memory bench_throughput \
-	bench_connect jetwire_plugin >/dev/null || {
+	bench_connect bench_bridge jetwire_plugin jetwire-bridge >/dev/null || {
 	echo "build failed; run: cmake --build $BUILD_DIR --target bench_acl_decide" >&2
 	exit 2
 }
@@ -47,15 +48,17 @@ if [ "$LONG" = 1 ]; then
 	ARGS_relations_memory="--tuples 100000,400000,1000000 --broker-tuples 400000"
 	ARGS_throughput="--messages 400000 --reps 5"
 	ARGS_connect="--seconds 10 --reps 5 --pool 20000"
+	ARGS_bridge="--seconds 30"
 else
 	ARGS_acl_decide=""
 	ARGS_relations_memory=""
 	ARGS_throughput=""
 	ARGS_connect=""
+	ARGS_bridge=""
 fi
 
 status=0
-for name in acl_decide relations_memory throughput connect; do
+for name in acl_decide relations_memory throughput connect bridge; do
 	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then continue; fi
 	args_var="ARGS_$name"
 	echo "== bench_$name ${!args_var}"
@@ -130,6 +133,25 @@ cat "$OUT"/*.txt 2>/dev/null | awk '
 				row("connects/s " cv[i], v(k ".per_s"), v("connect.anonymous.per_s"), v(k ".ratio"), ">= 0.8", ge(v(k ".ratio"), 0.8))
 				row("  broker CPU us/connect", v(k ".broker_cpu_us"), v("connect.anonymous.broker_cpu_us"), "", "", "")
 			}
+		}
+		if ("bridge.sustained_per_s" in r) {
+			row("bridge: sustained updates/s kept up with", v("bridge.sustained_per_s"), v("bridge.baseline_per_s") " no capt.",
+				v("bridge.sustained_ratio"), ">= 0.5", ge(v("bridge.sustained_ratio"), 0.5))
+			row("  same, absolute updates/s", v("bridge.sustained_per_s"), "", "", ">= 5000", ge(v("bridge.sustained_per_s"), 5000))
+			row("  writers, capture installed, no bridge", v("bridge.capture_only_per_s"), v("bridge.baseline_per_s"),
+				v("bridge.capture_only_ratio"), "", "")
+			row("  same, wake-up disarmed (no NOTIFY)", v("bridge.capture_disarmed_per_s"), v("bridge.baseline_per_s"),
+				v("bridge.capture_disarmed_ratio"), "", "")
+			row("  writers flat out with capture + bridge", v("bridge.captured_per_s"), v("bridge.baseline_per_s"),
+				v("bridge.captured_ratio"), "", "")
+			row("  bridge drain rows/s (flat out)", v("bridge.drain_per_s"), "", "", "", "")
+			row("  bridge drain rows/s (backlog, no writers)", v("bridge.backlog_drain_per_s"), "", "", "", "")
+			row("bridge: commit->delivery ms @1000/s, p99", v("bridge.lat1000.p99_ms"), "", "", "< 20 ms", lt(v("bridge.lat1000.p99_ms"), 20))
+			row("  p50 / max @1000/s", v("bridge.lat1000.p50_ms") " / " v("bridge.lat1000.max_ms"), "", "", "", "")
+			row("  p50 / p99 / max @100/s", v("bridge.lat100.p50_ms") " / " v("bridge.lat100.p99_ms") " / " v("bridge.lat100.max_ms"), "", "", "", "")
+			row("  updates not delivered within 5 s", v("bridge.missing"), "", "", "0", (v("bridge.missing") == "0") ? "met" : "MISSED")
+			row("bridge resident memory MiB (VmHWM)", v("bridge.hwm_mib"), "", "", "<= 32 MiB", le(v("bridge.hwm_mib"), 32))
+			row("  bridge CPU us per change (flat out)", v("bridge.cpu_us_per_change"), "", "", "", "")
 		}
 	}'
 read -r load </proc/loadavg

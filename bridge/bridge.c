@@ -38,6 +38,13 @@
 #define STATS_TOPIC "jetwire/bridge/stats"
 #define SHUTDOWN_GRACE_MS 10000
 #define ARM_CHECK_MS 5
+/* Busy: changes arrive within BUSY_WINDOW_MS of each other.  Then the
+ * NOTIFY is disarmed (writers commit faster without it) and the bridge
+ * polls every BUSY_POLL_MS instead; after IDLE_ARM_MS without a row it
+ * arms again and sleeps until woken. */
+#define BUSY_WINDOW_MS 50
+#define BUSY_POLL_MS 5
+#define IDLE_ARM_MS 50
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define LATENCY_RING 4096            /* > the largest QoS 1 window (1000) */
 
@@ -95,6 +102,7 @@ struct bridge {
 	bool want_read;
 	int64_t next_poll_at;
 	int armed;                   /* -1 unknown, 0, 1 */
+	int64_t last_rows_at;        /* mono ms of the last read that returned rows */
 	bool arm_check;
 	uint64_t arm_xmax;
 	struct held_row *held;
@@ -513,8 +521,12 @@ static void handle_mqtt_event(struct bridge *b, struct jwb_mqtt_event *ev)
 	uint64_t ev_epoch = ev->tag >> 40, seq = ev->tag & ((UINT64_C(1) << 40) - 1);
 	switch (ev->kind) {
 	case JWB_MQTT_CONNECTED:
-		if (b->mqtt_state == MQTT_CONNECTING)
+		if (b->mqtt_state == MQTT_CONNECTING) {
 			on_connected(b, ev->session_present, ev->receive_maximum);
+			if (ev->code < 1)
+				jwb_warn("could not set TCP_NODELAY on the broker connection: expect tens of "
+						"milliseconds more latency per message");
+		}
 		break;
 	case JWB_MQTT_CONNECT_FAILED:
 		if (b->mqtt_state == MQTT_CONNECTING) {
@@ -612,15 +624,23 @@ static void stream_batch(struct bridge *b)
 	b->stats.reads++;
 	b->db_backoff = 0;
 
-	/* Busy: stop the NOTIFY on every commit; idle: ask to be woken. */
-	if (batch.n == (size_t)limit && b->armed != 0) {
+	/* Busy (rows again soon after the last ones, or a full batch): stop the
+	 * NOTIFY on every commit and poll; idle for a while: ask to be woken. */
+	int64_t mono = mono_ms();
+	bool busy = batch.n == (size_t)limit ||
+			(batch.n > 0 && b->last_rows_at && mono - b->last_rows_at <= BUSY_WINDOW_MS);
+	bool idle = batch.n == 0 && (!b->last_rows_at || mono - b->last_rows_at > IDLE_ARM_MS);
+	if (batch.n > 0)
+		b->last_rows_at = mono;
+	if (busy && b->armed != 0) {
 		if (jwb_db_set_armed(b->db, false, NULL, err, sizeof(err)) != 0) {
 			jwb_batch_free(&batch);
 			db_lost(b, err);
 			return;
 		}
 		b->armed = 0;
-	} else if (batch.n < (size_t)limit && b->armed != 1) {
+		b->arm_check = false;
+	} else if ((idle || b->armed == -1) && b->armed != 1 && batch.n < (size_t)limit) {
 		if (jwb_db_set_armed(b->db, true, &b->arm_xmax, err, sizeof(err)) != 0) {
 			jwb_batch_free(&batch);
 			db_lost(b, err);
@@ -629,6 +649,8 @@ static void stream_batch(struct bridge *b)
 		b->armed = 1;
 		b->arm_check = true;    /* writers that saw it disarmed may still commit */
 	}
+	if (b->armed == 0)
+		b->next_poll_at = mono + BUSY_POLL_MS;
 	if (batch.n == 0) {
 		jwb_batch_free(&batch);
 		return;

@@ -6,12 +6,18 @@
 #include "mqtt_link.h"
 
 #include <MQTTAsync.h>
+#include <dirent.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct queued_event {
@@ -99,6 +105,71 @@ static void request_free(struct request_ctx *r)
 	free(r);
 }
 
+/* Is `peer` one of the addresses `host`:`port` resolves to? */
+static bool peer_is_broker(const struct sockaddr_storage *peer, const char *host, int port)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *list = NULL;
+	char service[16];
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &list) != 0)
+		return false;
+	bool match = false;
+	for (struct addrinfo *a = list; a && !match; a = a->ai_next) {
+		if (a->ai_family != peer->ss_family)
+			continue;
+		if (a->ai_family == AF_INET) {
+			const struct sockaddr_in *x = (const void *)a->ai_addr, *y = (const void *)peer;
+			match = x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+		} else if (a->ai_family == AF_INET6) {
+			const struct sockaddr_in6 *x = (const void *)a->ai_addr, *y = (const void *)peer;
+			match = x->sin6_port == y->sin6_port &&
+					memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+		}
+	}
+	freeaddrinfo(list);
+	return match;
+}
+
+/*
+ * paho 1.3.12 neither sets TCP_NODELAY on its socket nor exposes it, and
+ * the bridge's traffic is small QoS 1 messages: with Nagle's algorithm each
+ * one can wait for the previous PUBACK, and commit-to-delivery latency was
+ * measured spread evenly over 0..43 ms at 100 changes/s (p99 9 ms with
+ * TCP_NODELAY).  So find the process's TCP socket connected to the broker
+ * and set it.  Returns how many sockets were changed.
+ */
+static int set_nodelay_on_broker_socket(const struct jwb_mqtt *m)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	int changed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name || fd == dirfd(d))
+			continue;
+		struct stat st;
+		int type = 0;
+		socklen_t len = sizeof(type);
+		if (fstat((int)fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+		    getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+			continue;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		if (getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
+		    (peer.ss_family != AF_INET && peer.ss_family != AF_INET6) ||
+		    !peer_is_broker(&peer, m->opt.host, m->opt.port))
+			continue;
+		int one = 1;
+		if (setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+			changed++;
+	}
+	closedir(d);
+	return changed;
+}
+
 /* ---- paho callbacks (paho's threads: copy and signal, nothing else) ---- */
 
 static void on_connection_lost(void *context, char *cause)
@@ -145,6 +216,7 @@ static void on_connect_ok(void *context, MQTTAsync_successData5 *resp)
 	struct jwb_mqtt *m = context;
 	struct jwb_mqtt_event ev = {.kind = JWB_MQTT_CONNECTED,
 		.session_present = resp && resp->alt.connect.sessionPresent, .receive_maximum = 65535};
+	ev.code = set_nodelay_on_broker_socket(m);
 	if (resp && MQTTProperties_hasProperty(&resp->properties, MQTTPROPERTY_CODE_RECEIVE_MAXIMUM))
 		ev.receive_maximum = MQTTProperties_getNumericValue(&resp->properties,
 				MQTTPROPERTY_CODE_RECEIVE_MAXIMUM);

@@ -21,7 +21,7 @@
 struct jwb_mqtt;
 
 enum jwb_mqtt_event_kind {
-	JWB_MQTT_CONNECTED,       /* session_present */
+	JWB_MQTT_CONNECTED,       /* session_present, receive_maximum; code = sockets set to TCP_NODELAY */
 	JWB_MQTT_CONNECT_FAILED,  /* code, text */
 	JWB_MQTT_LOST,            /* text: paho's cause (or "server disconnected: reason 0x..") */
 	JWB_MQTT_ACKED,           /* tag: a QoS 1 publish got PUBACK < 0x80 (or QoS 0 was written) */

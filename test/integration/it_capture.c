@@ -388,7 +388,7 @@ START_TEST(a_failing_migration_is_reported_and_retried_whole)
 
 	exec_ok(c, "DROP FUNCTION jetwire.mapping_fields(text, boolean)");
 	ck_assert_msg(jw_migrate(c, err, sizeof(err), &applied) == 0, "%s", err);
-	ck_assert_int_eq(applied, 1);
+	ck_assert_int_eq(applied, (int)jw_migration_count() - 1);   /* all but 0001 */
 	ck_assert_int_eq(scalar_long(c, "SELECT count(*) FROM pg_proc WHERE proname = 'install_capture'"), 1);
 	PQfinish(c);
 }
@@ -812,7 +812,8 @@ START_TEST(installing_twice_is_idempotent)
 	exec_ok(c, "SELECT jetwire.install_capture('public.orders', 'order', %s)", demo_order_mapping);
 	ck_assert_int_eq(capture_triggers(c, "orders"), 3);
 	ck_assert_int_eq(capture_triggers(c, "notifications"), 1);
-	ck_assert_int_eq(scalar_long(c, "SELECT count(*) FROM jetwire.capture"), 2);
+	ck_assert_int_eq(capture_triggers(c, "drivers"), 0);    /* looked up, not captured */
+	ck_assert_int_eq(scalar_long(c, "SELECT count(*) FROM jetwire.capture"), 3);
 	insert_order(c, 7);
 	exec_ok(c, "UPDATE orders SET status = 'CONFIRMED' WHERE id = 7");
 	ck_assert_int_eq(outbox_count(c), 2);
