@@ -48,7 +48,9 @@
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define LATENCY_RING 4096            /* > the largest QoS 1 window (1000) */
 
-enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_HANDSHAKE, MQTT_UP };
+enum mqtt_state { MQTT_DOWN, MQTT_DISCONNECTING, MQTT_CONNECTING, MQTT_HANDSHAKE, MQTT_UP };
+#define CONNECT_TIMEOUT_MS 20000     /* paho's own is 10 s; this catches a connect it dropped */
+#define DISCONNECT_TIMEOUT_MS 3000
 enum phase { PHASE_IDLE, PHASE_RESYNC, PHASE_RESYNC_WAIT, PHASE_STREAM };
 
 struct held_row {
@@ -83,6 +85,7 @@ struct bridge {
 	char instance[40];           /* the plugin's, from "status" */
 	char synced_instance[40];    /* the plugin instance our last complete resync went to */
 	int64_t handshake_deadline;  /* mono ms: no answer to "status" by then -> reconnect */
+	int64_t state_deadline;      /* mono ms: CONNECTING / DISCONNECTING that long -> give up on it */
 	int64_t token_renew_at;      /* ms; 0 = never */
 	bool renewing;
 
@@ -226,27 +229,30 @@ static void queue_one(struct bridge *b, struct jwb_msg *m)
 
 /* ---- acknowledgements and held rows ---- */
 
+/* Rows are held in read order and their last_seq never decreases (each
+ * batch's rows share the seq of the batch's last message), so the
+ * releasable rows are always a prefix. */
 static void release_rows(struct bridge *b)
 {
-	size_t keep = 0;
-	for (size_t i = 0; i < b->n_held; i++) {
-		if (b->held[i].last_seq <= b->acked) {
-			if (b->n_delete == b->cap_delete) {
-				size_t cap = b->cap_delete ? b->cap_delete * 2 : 256;
-				int64_t *grown = realloc(b->to_delete, cap * sizeof(*grown));
-				if (!grown) {
-					b->held[keep++] = b->held[i];
-					continue;
-				}
-				b->to_delete = grown;
-				b->cap_delete = cap;
-			}
-			b->to_delete[b->n_delete++] = b->held[i].id;
-		} else {
-			b->held[keep++] = b->held[i];
-		}
+	size_t k = 0;
+	while (k < b->n_held && b->held[k].last_seq <= b->acked)
+		k++;
+	if (k == 0)
+		return;
+	if (b->n_delete + k > b->cap_delete) {
+		size_t cap = b->cap_delete ? b->cap_delete : 256;
+		while (cap < b->n_delete + k)
+			cap *= 2;
+		int64_t *grown = realloc(b->to_delete, cap * sizeof(*grown));
+		if (!grown)
+			return;   /* try again on the next pass */
+		b->to_delete = grown;
+		b->cap_delete = cap;
 	}
-	b->n_held = keep;
+	for (size_t i = 0; i < k; i++)
+		b->to_delete[b->n_delete++] = b->held[i].id;
+	memmove(b->held, b->held + k, (b->n_held - k) * sizeof(*b->held));
+	b->n_held -= k;
 }
 
 static void record_ack(struct bridge *b, uint64_t seq)
@@ -371,6 +377,16 @@ static void forget_connection(struct bridge *b)
 	b->renewing = false;
 }
 
+/* Drop the connection on purpose: forget it, then wait for paho to finish
+ * the disconnect before connecting again. */
+static void drop_connection(struct bridge *b, int timeout_ms)
+{
+	jwb_mqtt_disconnect(b->mqtt, timeout_ms);
+	forget_connection(b);
+	b->mqtt_state = MQTT_DISCONNECTING;
+	b->state_deadline = mono_ms() + DISCONNECT_TIMEOUT_MS + timeout_ms;
+}
+
 static void mqtt_connect(struct bridge *b)
 {
 	char err[512];
@@ -387,6 +403,7 @@ static void mqtt_connect(struct bridge *b)
 	}
 	free(token);
 	b->mqtt_state = MQTT_CONNECTING;
+	b->state_deadline = mono_ms() + CONNECT_TIMEOUT_MS;
 	b->mqtt_retry_at = 0;
 	/* Renew at two thirds of the lifetime left (a token file: 60 s before exp). */
 	int64_t now = now_ms();
@@ -423,9 +440,8 @@ static void on_connected(struct bridge *b, bool session_present, int receive_max
 	 * arrives before the answer to "status", because the broker handles a
 	 * client's packets in order and queues both to us in that order. */
 	if (jwb_mqtt_subscribe(b->mqtt, CHECKPOINT_TOPIC, 1, make_tag(b, 0)) != 0) {
+		drop_connection(b, 0);
 		mqtt_schedule_retry(b, "cannot subscribe to " CHECKPOINT_TOPIC);
-		jwb_mqtt_disconnect(b->mqtt, 0);
-		forget_connection(b);
 		return;
 	}
 	jwb_plan_command(b->plan, "status");
@@ -538,7 +554,9 @@ static void handle_mqtt_event(struct bridge *b, struct jwb_mqtt_event *ev)
 		}
 		break;
 	case JWB_MQTT_LOST:
-		if (b->mqtt_state != MQTT_DOWN) {
+		if (b->mqtt_state == MQTT_DISCONNECTING) {
+			b->mqtt_state = MQTT_DOWN;
+		} else if (b->mqtt_state != MQTT_DOWN) {
 			char why[512];
 			snprintf(why, sizeof(why), "lost the broker connection: %s", ev->text);
 			forget_connection(b);
@@ -565,10 +583,13 @@ static void handle_mqtt_event(struct bridge *b, struct jwb_mqtt_event *ev)
 			snprintf(why, sizeof(why), "a publish was not acknowledged: %s (the bridge reconnects "
 					"and sends it again; check the service role in the ACL if this repeats)",
 					ev->text);
-			jwb_mqtt_disconnect(b->mqtt, 0);
-			forget_connection(b);
+			drop_connection(b, 0);
 			mqtt_schedule_retry(b, why);
 		}
+		break;
+	case JWB_MQTT_DISCONNECTED:
+		if (b->mqtt_state == MQTT_DISCONNECTING)
+			b->mqtt_state = MQTT_DOWN;
 		break;
 	case JWB_MQTT_SUBSCRIBED:
 		if (ev_epoch == b->epoch && ev->code >= 0x80)
@@ -856,9 +877,14 @@ static void step(struct bridge *b)
 	if (b->db)
 		release_rows(b), flush_deletes(b);
 
+	if (b->mqtt_state == MQTT_DISCONNECTING && mono >= b->state_deadline)
+		b->mqtt_state = MQTT_DOWN;   /* paho never confirmed: go on anyway */
+	if (b->mqtt_state == MQTT_CONNECTING && mono >= b->state_deadline) {
+		drop_connection(b, 0);
+		mqtt_schedule_retry(b, "no answer to CONNECT within 20 s");
+	}
 	if (b->mqtt_state == MQTT_HANDSHAKE && mono >= b->handshake_deadline) {
-		jwb_mqtt_disconnect(b->mqtt, 0);
-		forget_connection(b);
+		drop_connection(b, 0);
 		mqtt_schedule_retry(b, "the plugin did not answer the 'status' command within 10 s "
 				"(is the jetwire plugin loaded, and does the ACL let 'service' write $CONTROL/jetwire/v1?)");
 	}
@@ -873,10 +899,8 @@ static void step(struct bridge *b)
 			publish_checkpoint(b);
 		if (all_sent_and_acked(b)) {
 			jwb_info("renewing the bridge's token: reconnecting");
-			jwb_mqtt_disconnect(b->mqtt, 1000);
-			forget_connection(b);
-			b->mqtt_retry_at = 0;
-			mqtt_connect(b);
+			drop_connection(b, 0);
+			b->mqtt_retry_at = 0;   /* connect as soon as paho finished the disconnect */
 			return;
 		}
 	}
@@ -923,6 +947,9 @@ static int poll_timeout(const struct bridge *b)
 		wake = b->db_retry_at;
 	if (b->mqtt_state == MQTT_DOWN && b->mqtt_retry_at < wake)
 		wake = b->mqtt_retry_at;
+	if ((b->mqtt_state == MQTT_CONNECTING || b->mqtt_state == MQTT_DISCONNECTING) &&
+	    b->state_deadline < wake)
+		wake = b->state_deadline;
 	if (b->phase == PHASE_STREAM && b->next_poll_at < wake)
 		wake = b->next_poll_at;
 	if (b->arm_check)

@@ -28,6 +28,7 @@ enum jwb_mqtt_event_kind {
 	JWB_MQTT_REFUSED,         /* tag, code: PUBACK >= 0x80 or the publish failed locally */
 	JWB_MQTT_SUBSCRIBED,      /* tag, code: granted QoS or the SUBACK reason */
 	JWB_MQTT_MESSAGE,         /* topic, payload, payload_len, retained */
+	JWB_MQTT_DISCONNECTED,    /* a jwb_mqtt_disconnect() finished (or failed: then too) */
 };
 
 struct jwb_mqtt_event {
@@ -65,7 +66,8 @@ int jwb_mqtt_fd(const struct jwb_mqtt *m);
 int jwb_mqtt_connect(struct jwb_mqtt *m, const char *password, char *errbuf, size_t errlen);
 
 /* Disconnect (reason 0, normal), waiting at most timeout_ms for paho to
- * send what it has.  No event follows. */
+ * send what it has.  DISCONNECTED follows when paho is done: connect only
+ * after it (paho ignores a connect while a disconnect is in progress). */
 void jwb_mqtt_disconnect(struct jwb_mqtt *m, int timeout_ms);
 
 /* Publish; the outcome arrives as ACKED or REFUSED with `tag`.

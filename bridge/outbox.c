@@ -176,6 +176,7 @@ enum {
 	OB_PICKUP, OB_DELIVERY, OB_PREV_PICKUP, OB_PREV_DELIVERY,
 	OB_USER_TYPE, OB_USER_ID, OB_TITLE, OB_BODY, OB_DATA, OB_COLUMNS
 };
+_Static_assert(OB_COLUMNS == 20, "read_sql selects one column per OB_ constant");
 
 static const char read_sql[] =
 	"SELECT id, entity, entity_id, version, op, created_at,"
@@ -492,7 +493,7 @@ enum {
 	RS_ID, RS_ORDER_NUMBER, RS_STATUS, RS_CUSTOMER, RS_MERCHANT, RS_PICKUP, RS_DELIVERY,
 	RS_VERSION, RS_CHANGED, RS_PREV_STATUS, RS_PENDING,
 	RS_P_NAME, RS_P_RATING, RS_P_VEHICLE, RS_D_NAME, RS_D_RATING, RS_D_VEHICLE,
-	RS_PENDING_MIN, RS_PENDING_STATUS, RS_PENDING_DRIVER
+	RS_PENDING_MIN, RS_PENDING_STATUS, RS_PENDING_DRIVER, RS_COLUMNS
 };
 
 static void driver_info(PGresult *res, int r, int name, int rating, int vehicle, struct jwb_driver_info *out)
@@ -513,6 +514,15 @@ int jwb_db_resync_fetch(struct jwb_db *db, int limit, struct jwb_state_batch *ou
 			errbuf, errlen);
 	if (!res)
 		return -1;
+	if (PQnfields(res) != RS_COLUMNS) {
+		/* The schema's resync_sql() is not the one this bridge was built
+		 * with: reading on would index columns that are not there. */
+		snprintf(errbuf, errlen, "reading the resync cursor: jetwire.resync_sql() returns %d columns, "
+				"this bridge expects %d (schema and bridge versions differ: apply the migrations "
+				"of this bridge's version)", PQnfields(res), RS_COLUMNS);
+		PQclear(res);
+		return -1;
+	}
 	size_t n = (size_t)PQntuples(res);
 	out->res = res;
 	out->n = n;
