@@ -697,6 +697,20 @@ static void stream_batch(struct bridge *b)
 	}
 	free(driver_ids);
 
+	/* Tracker removals: ask once per batch which ones other active orders keep. */
+	struct jwb_tracker_set trackers = {0};
+	for (size_t i = 0; i < batch.n; i++)
+		jwb_plan_tracker_candidates(b->cfg, &batch.changes[i], jwb_tracker_set_add, &trackers);
+	if (trackers.n && jwb_db_trackers_kept(b->db, &trackers, b->cfg->terminal_statuses,
+			b->cfg->n_terminal_statuses, err, sizeof(err)) != 0) {
+		jwb_tracker_set_clear(&trackers);
+		jwb_drivers_free(drivers);
+		jwb_batch_free(&batch);
+		db_lost(b, err);
+		return;
+	}
+	jwb_plan_set_tracker_check(b->plan, jwb_tracker_set_kept, &trackers);
+
 	int64_t *ok_ids = malloc(batch.n * sizeof(*ok_ids));
 	size_t n_ok = 0;
 	for (size_t i = 0; ok_ids && i < batch.n; i++) {
@@ -730,6 +744,8 @@ static void stream_batch(struct bridge *b)
 	for (size_t i = 0; i < n_ok; i++)
 		hold(b, ok_ids[i], last);
 	free(ok_ids);
+	jwb_plan_set_tracker_check(b->plan, NULL, NULL);
+	jwb_tracker_set_clear(&trackers);
 	jwb_drivers_free(drivers);
 	jwb_batch_free(&batch);
 	if (b->need_resync && b->phase == PHASE_STREAM)

@@ -15,6 +15,7 @@
 struct jwb_db {
 	PGconn *conn;
 	char *driver_sql;        /* jetwire.driver_lookup_sql(), NULL when none */
+	char *tracker_sql;       /* jetwire.tracker_keep_sql(), NULL when none */
 	bool in_resync;
 };
 
@@ -75,6 +76,15 @@ static int load_driver_sql(struct jwb_db *db, char *errbuf, size_t errlen)
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		db->driver_sql = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	res = exec_params(db, "reading jetwire.tracker_keep_sql()", "SELECT jetwire.tracker_keep_sql()", 0,
+			NULL, PGRES_TUPLES_OK, errbuf, errlen);
+	if (!res)
+		return -1;
+	free(db->tracker_sql);
+	db->tracker_sql = NULL;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		db->tracker_sql = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
 	return 0;
 }
 
@@ -126,6 +136,7 @@ void jwb_db_close(struct jwb_db *db)
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->driver_sql);
+	free(db->tracker_sql);
 	free(db);
 }
 
@@ -168,6 +179,33 @@ static char *id_array(const int64_t *ids, size_t n)
 	s[len++] = '}';
 	s[len] = '\0';
 	return s;
+}
+
+/* A text[] literal, every element quoted (ids may hold '"' or '\\'). */
+static char *text_array(const char *const *items, size_t n)
+{
+	size_t cap = 3;
+	for (size_t i = 0; i < n; i++)
+		cap += strlen(items[i]) * 2 + 3;
+	char *arr = malloc(cap);
+	if (!arr)
+		return NULL;
+	size_t len = 0;
+	arr[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			arr[len++] = ',';
+		arr[len++] = '"';
+		for (const char *c = items[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				arr[len++] = '\\';
+			arr[len++] = *c;
+		}
+		arr[len++] = '"';
+	}
+	arr[len++] = '}';
+	arr[len] = '\0';
+	return arr;
 }
 
 enum {
@@ -338,31 +376,11 @@ int jwb_db_drivers(struct jwb_db *db, const char *const *ids, size_t n, struct j
 	*out = NULL;
 	if (!db->driver_sql || n == 0)
 		return 0;
-	/* A text[] literal: ids are safe topic levels (no quotes are possible
-	 * in them? they may hold '"' or '\\' -- so quote each element). */
-	size_t cap = 3;
-	for (size_t i = 0; i < n; i++)
-		cap += strlen(ids[i]) * 2 + 3;
-	char *arr = malloc(cap);
+	char *arr = text_array(ids, n);
 	if (!arr) {
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
 	}
-	size_t len = 0;
-	arr[len++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			arr[len++] = ',';
-		arr[len++] = '"';
-		for (const char *c = ids[i]; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				arr[len++] = '\\';
-			arr[len++] = *c;
-		}
-		arr[len++] = '"';
-	}
-	arr[len++] = '}';
-	arr[len] = '\0';
 	const char *values[1] = {arr};
 	PGresult *res = exec_params(db, "looking up drivers", db->driver_sql, 1, values, PGRES_TUPLES_OK,
 			errbuf, errlen);
@@ -405,6 +423,96 @@ void jwb_drivers_free(struct jwb_drivers *d)
 	free(d);
 }
 
+void jwb_tracker_set_add(void *arg, const char *order_id, const char *driver_id, const char *subject)
+{
+	struct jwb_tracker_set *set = arg;
+	const char *colon = strchr(subject, ':');
+	if (!colon)
+		return;
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 32;
+		char **o = realloc(set->order_ids, cap * sizeof(*o));
+		if (o)
+			set->order_ids = o;
+		char **d = realloc(set->driver_ids, cap * sizeof(*d));
+		if (d)
+			set->driver_ids = d;
+		char **k = realloc(set->kinds, cap * sizeof(*k));
+		if (k)
+			set->kinds = k;
+		char **s = realloc(set->subject_ids, cap * sizeof(*s));
+		if (s)
+			set->subject_ids = s;
+		if (!o || !d || !k || !s)
+			return;
+		set->cap = cap;
+	}
+	set->order_ids[set->n] = strdup(order_id);
+	set->driver_ids[set->n] = strdup(driver_id);
+	set->kinds[set->n] = strndup(subject, (size_t)(colon - subject));
+	set->subject_ids[set->n] = strdup(colon + 1);
+	set->n++;
+}
+
+int jwb_db_trackers_kept(struct jwb_db *db, struct jwb_tracker_set *set, char *const *terminal,
+		size_t n_terminal, char *errbuf, size_t errlen)
+{
+	PQclear(set->kept);
+	set->kept = NULL;
+	if (!db->tracker_sql || set->n == 0)
+		return 0;
+	char *arrays[5] = {
+		text_array((const char *const *)set->order_ids, set->n),
+		text_array((const char *const *)set->driver_ids, set->n),
+		text_array((const char *const *)set->kinds, set->n),
+		text_array((const char *const *)set->subject_ids, set->n),
+		text_array((const char *const *)terminal, n_terminal),
+	};
+	int rc = -1;
+	if (arrays[0] && arrays[1] && arrays[2] && arrays[3] && arrays[4]) {
+		const char *values[5] = {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4]};
+		set->kept = exec_params(db, "checking which tracker relations other orders keep", db->tracker_sql,
+				5, values, PGRES_TUPLES_OK, errbuf, errlen);
+		rc = set->kept ? 0 : -1;
+	} else {
+		snprintf(errbuf, errlen, "out of memory");
+	}
+	for (int i = 0; i < 5; i++)
+		free(arrays[i]);
+	return rc;
+}
+
+bool jwb_tracker_set_kept(void *arg, const char *order_id, const char *driver_id, const char *subject)
+{
+	struct jwb_tracker_set *set = arg;
+	if (!set || !set->kept)
+		return false;
+	int n = PQntuples(set->kept);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(PQgetvalue(set->kept, i, 0), order_id) == 0 &&
+		    strcmp(PQgetvalue(set->kept, i, 1), driver_id) == 0 &&
+		    strcmp(PQgetvalue(set->kept, i, 2), subject) == 0)
+			return true;
+	}
+	return false;
+}
+
+void jwb_tracker_set_clear(struct jwb_tracker_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		free(set->order_ids[i]);
+		free(set->driver_ids[i]);
+		free(set->kinds[i]);
+		free(set->subject_ids[i]);
+	}
+	free(set->order_ids);
+	free(set->driver_ids);
+	free(set->kinds);
+	free(set->subject_ids);
+	PQclear(set->kept);
+	memset(set, 0, sizeof(*set));
+}
+
 int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen)
 {
 	PGresult *res = exec_params(db, "measuring the backlog",
@@ -416,24 +524,6 @@ int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char 
 	*oldest_age_s = strtod(PQgetvalue(res, 0, 1), NULL);
 	PQclear(res);
 	return 0;
-}
-
-/* The text[] literal of a status list (statuses are [A-Za-z0-9_-]). */
-static char *status_array(char *const *items, size_t n)
-{
-	size_t cap = 3;
-	for (size_t i = 0; i < n; i++)
-		cap += strlen(items[i]) + 3;
-	char *s = malloc(cap);
-	if (!s)
-		return NULL;
-	size_t len = 0;
-	s[len++] = '{';
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len, "%s\"%s\"", i ? "," : "", items[i]);
-	s[len++] = '}';
-	s[len] = '\0';
-	return s;
 }
 
 int jwb_db_resync_open(struct jwb_db *db, char *const *terminal, size_t n_terminal,
@@ -472,7 +562,7 @@ int jwb_db_resync_open(struct jwb_db *db, char *const *terminal, size_t n_termin
 		return -1;
 	}
 	db->in_resync = true;
-	char *terminal_text = status_array(terminal, n_terminal);
+	char *terminal_text = text_array((const char *const *)terminal, n_terminal);
 	char expiry_text[16];
 	snprintf(expiry_text, sizeof(expiry_text), "%d", terminal_expiry);
 	const char *values[2] = {terminal_text, expiry_text};

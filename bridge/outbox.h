@@ -66,6 +66,19 @@ int jwb_db_drivers(struct jwb_db *db, const char *const *ids, size_t n, struct j
 bool jwb_drivers_lookup(void *drivers, const char *driver_id, struct jwb_driver_info *out);
 void jwb_drivers_free(struct jwb_drivers *d);
 
+/* Tracker removals a batch may make (jwb_plan_tracker_candidates), and
+ * which of them another active order keeps (jetwire.tracker_keep_sql()). */
+struct jwb_tracker_set {
+	char **order_ids, **driver_ids, **kinds, **subject_ids;
+	size_t n, cap;
+	PGresult *kept;            /* rows (order_id, driver_id, subject) */
+};
+void jwb_tracker_set_add(void *set, const char *order_id, const char *driver_id, const char *subject);
+int jwb_db_trackers_kept(struct jwb_db *db, struct jwb_tracker_set *set, char *const *terminal,
+		size_t n_terminal, char *errbuf, size_t errlen);
+bool jwb_tracker_set_kept(void *set, const char *order_id, const char *driver_id, const char *subject);
+void jwb_tracker_set_clear(struct jwb_tracker_set *set);
+
 /* Backlog: rows waiting and the age of the oldest, in seconds. */
 int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen);
 

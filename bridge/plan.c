@@ -18,6 +18,8 @@ struct jwb_plan {
 	struct jwb_msg *pubs, *pubs_tail;
 	struct jwb_msg *out, *out_tail;
 	size_t removed_tuples;         /* tuples inside `removes` */
+	jwb_tracker_kept_fn kept;
+	void *kept_arg;
 };
 
 static bool streq(const char *a, const char *b)
@@ -77,6 +79,12 @@ struct jwb_plan *jwb_plan_new(const struct jwb_config *cfg)
 	if (p)
 		p->cfg = cfg;
 	return p;
+}
+
+void jwb_plan_set_tracker_check(struct jwb_plan *p, jwb_tracker_kept_fn kept, void *arg)
+{
+	p->kept = kept;
+	p->kept_arg = arg;
 }
 
 void jwb_plan_free(struct jwb_plan *p)
@@ -252,10 +260,110 @@ static bool driver_dropped(const char *previous, const char *pickup, const char 
 	return previous && !streq(previous, pickup) && !streq(previous, delivery);
 }
 
+/* The drivers whose trackers a change may end: on delete or when the order
+ * ends, all its drivers (old and new); otherwise the drivers it dropped. */
+static size_t tracker_losers(const struct jwb_config *cfg, const struct jwb_change *c, const char *out[4])
+{
+	size_t n = 0;
+	bool insert = strcmp(c->op, "insert") == 0, del = strcmp(c->op, "delete") == 0;
+	bool terminal = c->status && jwb_config_status_terminal(cfg, c->status);
+	bool was_terminal = !insert && c->previous_status && jwb_config_status_terminal(cfg, c->previous_status);
+	const char *prev[2] = {insert ? NULL : c->previous_pickup_driver_id,
+			insert ? NULL : c->previous_delivery_driver_id};
+	const char *cur[2] = {c->pickup_driver_id, c->delivery_driver_id};
+	bool ends = del || (terminal && !was_terminal);
+	for (int i = 0; i < 2; i++) {
+		const char *d = prev[i];
+		if (!d || was_terminal)
+			continue;   /* an ended order's trackers went when it ended */
+		if (ends || (!streq(d, cur[0]) && !streq(d, cur[1])))
+			out[n++] = d;
+	}
+	for (int i = 0; ends && !del && i < 2; i++)
+		if (cur[i])
+			out[n++] = cur[i];
+	/* dedupe */
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < m; j++)
+			seen = seen || streq(out[i], out[j]);
+		if (!seen)
+			out[m++] = out[i];
+	}
+	return insert ? 0 : m;   /* an insert starts tracking, it never ends any */
+}
+
+void jwb_plan_tracker_candidates(const struct jwb_config *cfg, const struct jwb_change *c,
+		jwb_tracker_candidate_fn emit, void *arg)
+{
+	if (!c->entity || strcmp(c->entity, "order") != 0 || !c->op || !c->entity_id ||
+	    !c->customer_id || !c->merchant_id)
+		return;
+	const char *losers[4];
+	size_t n = tracker_losers(cfg, c, losers);
+	char customer[300], merchant[300];
+	snprintf(customer, sizeof(customer), "customer:%s", c->customer_id);
+	snprintf(merchant, sizeof(merchant), "merchant:%s", c->merchant_id);
+	for (size_t i = 0; i < n; i++) {
+		emit(arg, c->entity_id, losers[i], customer);
+		emit(arg, c->entity_id, losers[i], merchant);
+	}
+}
+
+/* Tracker tuples to remove for a change (kept ones left alone). */
+static void tracker_removals(struct jwb_plan *p, const struct jwb_change *c, json_object *tuples)
+{
+	if (!c->customer_id || !c->merchant_id)
+		return;
+	const char *losers[4];
+	size_t n = tracker_losers(p->cfg, c, losers);
+	const char *kinds[2] = {"customer", "merchant"};
+	const char *ids[2] = {c->customer_id, c->merchant_id};
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < 2; k++) {
+			char subject[300];
+			snprintf(subject, sizeof(subject), "%s:%s", kinds[k], ids[k]);
+			if (p->kept && p->kept(p->kept_arg, c->entity_id, losers[i], subject))
+				continue;
+			json_object_array_add(tuples, tuple("driver", losers[i], "tracker", kinds[k], ids[k], 0));
+		}
+	}
+}
+
+static void add_trackers(struct jwb_plan *p, const char *customer, const char *merchant,
+		const char *pickup, const char *delivery)
+{
+	const char *drivers[2] = {pickup, streq(delivery, pickup) ? NULL : delivery};
+	for (int i = 0; i < 2; i++) {
+		if (!drivers[i])
+			continue;
+		add_tuple(p, tuple("driver", drivers[i], "tracker", "customer", customer, 0));
+		add_tuple(p, tuple("driver", drivers[i], "tracker", "merchant", merchant, 0));
+	}
+}
+
+static void emit_removals(struct jwb_plan *p, json_object *tuples)
+{
+	if (json_object_array_length(tuples) == 0) {
+		json_object_put(tuples);
+		return;
+	}
+	close_segment(p);
+	json_object *cmd = json_object_new_object();
+	json_object_object_add(cmd, "command", json_object_new_string("removeRelations"));
+	p->removed_tuples += json_object_array_length(tuples);
+	json_object_object_add(cmd, "relations", tuples);
+	remove_command(p, cmd);
+}
+
 static enum jwb_plan_result plan_order_delete(struct jwb_plan *p, const struct jwb_change *c)
 {
 	if (close_segment(p) != 0)
 		return JWB_PLAN_BAD;
+	json_object *trackers = json_object_new_array();
+	tracker_removals(p, c, trackers);
+	emit_removals(p, trackers);
 	char object[300];
 	snprintf(object, sizeof(object), "order:%s", c->entity_id);
 	json_object *cmd = json_object_new_object();
@@ -343,30 +451,28 @@ static enum jwb_plan_result plan_order(struct jwb_plan *p, const struct jwb_chan
 		}
 	}
 
-	/* Relations: drivers taken off the order lose access first (closing the
-	 * segment so earlier changes still reach them), then every party is
-	 * (re)added -- idempotent, and with the expiry once the order ended. */
+	/* Relations: drivers taken off the order lose access first, and so do
+	 * the trackers the change ends (closing the segment so earlier changes
+	 * still reach them); then every party is (re)added -- idempotent, and
+	 * with the expiry once the order ended -- and the trackers of an active
+	 * order's current drivers. */
 	bool drop_pickup = driver_dropped(prev_pickup, c->pickup_driver_id, c->delivery_driver_id);
 	bool drop_delivery = driver_dropped(prev_delivery, c->pickup_driver_id, c->delivery_driver_id) &&
 			!streq(prev_delivery, prev_pickup);
-	if (drop_pickup || drop_delivery) {
-		close_segment(p);
-		json_object *tuples = json_object_new_array();
-		if (drop_pickup)
-			json_object_array_add(tuples, tuple("order", c->entity_id, "party", "driver", prev_pickup, 0));
-		if (drop_delivery)
-			json_object_array_add(tuples, tuple("order", c->entity_id, "party", "driver", prev_delivery, 0));
-		json_object *cmd = json_object_new_object();
-		json_object_object_add(cmd, "command", json_object_new_string("removeRelations"));
-		p->removed_tuples += json_object_array_length(tuples);
-		json_object_object_add(cmd, "relations", tuples);
-		remove_command(p, cmd);
-	}
+	json_object *removals = json_object_new_array();
+	if (drop_pickup)
+		json_object_array_add(removals, tuple("order", c->entity_id, "party", "driver", prev_pickup, 0));
+	if (drop_delivery)
+		json_object_array_add(removals, tuple("order", c->entity_id, "party", "driver", prev_delivery, 0));
+	tracker_removals(p, c, removals);
+	emit_removals(p, removals);
 	/* An order that ended earlier keeps the ttl it got then: re-adding with
 	 * a full one would let access outlive its retained terminal status. */
 	if (!terminal || status_changed)
 		add_parties(p, c->entity_id, c->customer_id, c->merchant_id, c->pickup_driver_id,
 				c->delivery_driver_id, terminal ? cfg->terminal_expiry : 0);
+	if (!terminal && (insert || pickup_changed || delivery_changed || was_terminal))
+		add_trackers(p, c->customer_id, c->merchant_id, c->pickup_driver_id, c->delivery_driver_id);
 
 	char topic[300];
 	if (status_json) {
@@ -513,6 +619,8 @@ enum jwb_plan_result jwb_plan_order_state(struct jwb_plan *p, const struct jwb_o
 	}
 	add_parties(p, s->id, s->customer_id, s->merchant_id, s->pickup_driver_id,
 			s->delivery_driver_id, ttl);
+	if (!terminal)
+		add_trackers(p, s->customer_id, s->merchant_id, s->pickup_driver_id, s->delivery_driver_id);
 	char topic[300];
 	if (status_json) {
 		order_topic(topic, sizeof(topic), s->id, "status");

@@ -32,6 +32,20 @@ struct jwb_driver_info {
 /* Looks a driver up (from the batch's driver query); false = unknown. */
 typedef bool (*jwb_driver_lookup_fn)(void *arg, const char *driver_id, struct jwb_driver_info *out);
 
+/* Tracking (SPEC: customers and merchants with an active order served by a
+ * driver read its location and presence): tuples (driver:{d}, tracker,
+ * customer:{c}) and (driver:{d}, tracker, merchant:{m}).  A tuple is not
+ * order-scoped, so when an order ends or drops a driver its tuples are
+ * removed unless another active order still joins that driver and that
+ * subject: `kept` answers that (from the database, per batch; NULL = never
+ * kept).  subject is "customer:{c}" or "merchant:{m}". */
+typedef bool (*jwb_tracker_kept_fn)(void *arg, const char *order_id, const char *driver_id,
+		const char *subject);
+/* The removals a change may make, for the caller to ask the database
+ * which are kept (same rules as jwb_plan_change). */
+typedef void (*jwb_tracker_candidate_fn)(void *arg, const char *order_id, const char *driver_id,
+		const char *subject);
+
 /* One outbox row (jetwire.outbox, fields of `data` flattened).  Strings are
  * NULL when SQL NULL. */
 struct jwb_change {
@@ -83,6 +97,9 @@ enum jwb_plan_result {
 };
 
 struct jwb_plan *jwb_plan_new(const struct jwb_config *cfg);
+void jwb_plan_set_tracker_check(struct jwb_plan *p, jwb_tracker_kept_fn kept, void *arg);
+void jwb_plan_tracker_candidates(const struct jwb_config *cfg, const struct jwb_change *c,
+		jwb_tracker_candidate_fn emit, void *arg);
 void jwb_plan_free(struct jwb_plan *p);
 
 enum jwb_plan_result jwb_plan_change(struct jwb_plan *p, const struct jwb_change *c,

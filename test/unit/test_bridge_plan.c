@@ -4,10 +4,9 @@
  * topic and flags (qos, retain, expiry, control, ts_ms), and its payload is
  * parsed back with json-c and checked field by field: the $CONTROL relation
  * commands (docs/control.md), orderStatus, driverAssignment, notification
- * (SPEC "Payloads"), and their order (SPEC "Bridge guarantees", plan.h).
- *
- * Tests marked "SPEC GAP" assert what SPEC / docs / plan.h require where
- * plan.c does something else; see the comment at each.
+ * (SPEC "Payloads"), and their order (SPEC "Bridge guarantees", plan.h),
+ * including the tracker relations that grant a driver's location and
+ * presence (SPEC "Topic tree", "Lifecycle of access").
  */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
@@ -222,6 +221,8 @@ struct tup {
 
 #define PARTY(id, subject) {"order:" id, "party", subject, 0}
 #define PARTY_TTL(id, subject, ttl) {"order:" id, "party", subject, ttl}
+/* (driver:{d}, tracker, customer:{c} | merchant:{m}): never a ttl */
+#define TRACKER(driver, subject) {"driver:" driver, "tracker", subject, 0}
 #define TUPLES(...) ((const struct tup[]){__VA_ARGS__}), \
 	(sizeof((const struct tup[]){__VA_ARGS__}) / sizeof(struct tup))
 
@@ -503,13 +504,15 @@ START_TEST(insert_with_pickup_driver)
 	plan_ok(&c);
 	ck_assert_int_eq(lk.calls, 1);
 	ck_assert_str_eq(lk.last, "drv-A");
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 3);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 5);
 	struct out o = take();
 	assert_count(&o, 3);
 
+	/* parties, then the trackers of the assigned driver */
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A")));
+			PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o1/status", true, 0, TS), "o1", "N-1001", "ASSIGNED_TO_DRIVER",
 		NULL, 1, TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-A", "pickup", "Alice", 4.8,
@@ -528,7 +531,8 @@ START_TEST(insert_with_unknown_driver_has_null_details)
 	assert_count(&o, 3);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-unknown")));
+			PARTY("o1", "driver:drv-unknown"),
+			TRACKER("drv-unknown", "customer:cust-1"), TRACKER("drv-unknown", "merchant:merch-1")));
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-unknown", "pickup", NULL, NAN,
 		NULL, 1, TS_TEXT);
 }
@@ -556,9 +560,12 @@ START_TEST(insert_with_both_drivers)
 	ck_assert_int_eq(lk.calls, 2);
 	struct out o = take();
 	assert_count(&o, 4);
+	/* trackers per driver (pickup first): customer, then merchant */
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B")));
+			PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o1/status", true, 0, TS), "o1", "N-1001", "OUT_FOR_DELIVERY",
 		NULL, 1, TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-A", "pickup", "Alice", 4.8,
@@ -576,9 +583,11 @@ START_TEST(insert_same_driver_both_roles_one_tuple)
 	plan_ok(&c);
 	struct out o = take();
 	assert_count(&o, 4);
+	/* one party tuple and one pair of trackers for the driver */
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A")));
+			PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-A", "pickup", "Alice", 4.8,
 		"bike", 1, TS_TEXT);
 	assert_driver(pub(o.m[3], "order/o1/driver", true, 0, TS), "o1", "drv-A", "delivery", "Alice", 4.8,
@@ -629,7 +638,8 @@ START_TEST(update_pickup_assigned)
 	assert_count(&o, 2);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A")));
+			PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", "drv-A", "pickup", "Alice", 4.8,
 		"bike", 4, TS_TEXT);
 }
@@ -645,9 +655,12 @@ START_TEST(update_delivery_assigned_keeps_pickup)
 	ck_assert_str_eq(lk.last, "drv-B");
 	struct out o = take();
 	assert_count(&o, 2);
+	/* a driver change (re)adds the trackers of every current driver */
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B")));
+			PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", "drv-B", "delivery", "Bob", 4.25,
 		"van", 8, TS_TEXT);
 }
@@ -662,7 +675,9 @@ START_TEST(update_pickup_unassigned)
 	struct out o = take();
 	assert_count(&o, 2);
 	struct json_object *cmds = control(o.m[0], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1")));
 	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", NULL, "pickup", NULL, NAN, NULL, 4,
@@ -698,10 +713,13 @@ START_TEST(reassignment_removes_after_earlier_publishes)
 		2, TS_TEXT);
 	/* the removal comes after change 1's publish, before change 2's */
 	struct json_object *cmds = control(o.m[2], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
 			PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1"),
 			PARTY("o2", "customer:cust-2"), PARTY("o2", "merchant:merch-1")));
 	assert_driver(pub(o.m[3], "order/o1/driver", true, 0, TS2), "o1", "drv-B", "pickup", "Bob", 4.25,
 		"van", 3, TS2_TEXT);
@@ -719,10 +737,14 @@ START_TEST(same_driver_in_both_roles_removed_once)
 	struct out o = take();
 	assert_count(&o, 3);
 	struct json_object *cmds = control(o.m[0], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	/* A lost both roles: one party tuple, one pair of trackers */
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-B")));
+			PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", "drv-B", "pickup", "Bob", 4.25,
 		"van", 9, TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-B", "delivery", "Bob", 4.25,
@@ -742,10 +764,14 @@ START_TEST(both_drivers_replaced_removes_both)
 	assert_count(&o, 3);
 	struct json_object *cmds = control(o.m[0], 2);
 	assert_relations(command_at(cmds, 0), "removeRelations",
-		TUPLES(PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B")));
+		TUPLES(PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-C"), PARTY("o1", "driver:drv-D")));
+			PARTY("o1", "driver:drv-C"), PARTY("o1", "driver:drv-D"),
+			TRACKER("drv-C", "customer:cust-1"), TRACKER("drv-C", "merchant:merch-1"),
+			TRACKER("drv-D", "customer:cust-1"), TRACKER("drv-D", "merchant:merch-1")));
 	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", "drv-C", "pickup", NULL, NAN, NULL,
 		9, TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-D", "delivery", NULL, NAN, NULL,
@@ -768,7 +794,8 @@ START_TEST(driver_moving_to_other_role_is_not_removed)
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o0", "customer:cust-1"), PARTY("o0", "merchant:merch-1"),
 			PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A")));
+			PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o0/status", true, 0, TS), "o0", "N-1001", "PENDING", NULL, 1, TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", NULL, "pickup", NULL, NAN, NULL, 6,
 		TS_TEXT);
@@ -788,10 +815,13 @@ START_TEST(only_the_driver_leaving_is_removed)
 	struct out o = take();
 	assert_count(&o, 3);
 	struct json_object *cmds = control(o.m[0], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-B")));
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A")));
+			PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", NULL, "pickup", NULL, NAN, NULL, 6,
 		TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o1/driver", true, 0, TS), "o1", "drv-A", "delivery", "Alice", 4.8,
@@ -812,7 +842,13 @@ START_TEST(terminal_delivered_expires_with_current_driver)
 	ck_assert_str_eq(lk.last, "drv-B");
 	struct out o = take();
 	assert_count(&o, 3);
-	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+	/* tracking ends with the order (before its terminal status), the
+	 * parties keep access until the expiry */
+	struct json_object *cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
+	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY_TTL("o1", "customer:cust-1", EXPIRY), PARTY_TTL("o1", "merchant:merch-1", EXPIRY),
 			PARTY_TTL("o1", "driver:drv-A", EXPIRY), PARTY_TTL("o1", "driver:drv-B", EXPIRY)));
 	assert_status(pub(o.m[1], "order/o1/status", true, EXPIRY, TS), "o1", "N-1001", "DELIVERED",
@@ -830,7 +866,10 @@ START_TEST(terminal_cancelled_with_pickup_only)
 	plan_ok(&c);
 	struct out o = take();
 	assert_count(&o, 3);
-	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+	struct json_object *cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY_TTL("o1", "customer:cust-1", EXPIRY), PARTY_TTL("o1", "merchant:merch-1", EXPIRY),
 			PARTY_TTL("o1", "driver:drv-A", EXPIRY)));
 	assert_status(pub(o.m[1], "order/o1/status", true, EXPIRY, TS), "o1", "N-1001", "CANCELLED",
@@ -865,7 +904,9 @@ START_TEST(terminal_with_driver_removed_in_same_change)
 	struct out o = take();
 	assert_count(&o, 3);
 	struct json_object *cmds = control(o.m[0], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY_TTL("o1", "customer:cust-1", EXPIRY), PARTY_TTL("o1", "merchant:merch-1", EXPIRY)));
 	assert_status(pub(o.m[1], "order/o1/status", true, EXPIRY, TS), "o1", "N-1001", "CANCELLED",
@@ -900,9 +941,12 @@ START_TEST(reopened_order_loses_expiry)
 	plan_ok(&c);
 	struct out o = take();
 	assert_count(&o, 3);
+	/* active again: its drivers are tracked again */
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"),
-			PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B")));
+			PARTY("o1", "driver:drv-A"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o1/status", true, 0, TS), "o1", "N-1001", "OUT_FOR_DELIVERY",
 		"DELIVERED", 12, TS_TEXT);
 	/* the driver message is republished without the expiry */
@@ -986,7 +1030,10 @@ END_TEST
 START_TEST(delete_removes_object_and_clears)
 {
 	struct jwb_change c = order_row("delete", "o1", 9, NULL, "PICKED_UP");
-	c.customer_id = c.merchant_id = NULL;   /* a delete carries no new row */
+	/* no customer or merchant (capture sends the old row's, see
+	 * tracking_ends_when_the_order_is_deleted): no tracker can be named,
+	 * only the order object goes */
+	c.customer_id = c.merchant_id = NULL;
 	c.previous_pickup_driver_id = "drv-A";
 	c.ts_ms = TS2;
 	plan_ok(&c);
@@ -1261,14 +1308,16 @@ START_TEST(consecutive_changes_share_one_control_message)
 	c3.pickup_driver_id = "drv-B";
 	c3.ts_ms = TS2;
 	plan_ok(&c3);
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 2 + 3 + 3);
+	/* c2 moves no driver: no trackers; c3 assigns drv-B: its two */
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 2 + 3 + 5);
 
 	struct out o = take();
 	assert_count(&o, 6);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:c1"), PARTY("o1", "merchant:merch-1"),
 			PARTY("o2", "customer:c2"), PARTY("o2", "merchant:merch-1"), PARTY("o2", "driver:drv-A"),
-			PARTY("o1", "customer:c1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-B")));
+			PARTY("o1", "customer:c1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:c1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o1/status", true, 0, TS), "o1", "N-1001", "PENDING", NULL, 1, TS_TEXT);
 	assert_status(pub(o.m[2], "order/o2/status", true, 0, TS), "o2", "N-1001", "PICKED_UP",
 		"ASSIGNED_TO_DRIVER", 4, TS_TEXT);
@@ -1305,6 +1354,7 @@ START_TEST(removal_splits_the_batch)
 	assert_count(&o, 9);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
 			PARTY("o2", "customer:cust-1"), PARTY("o2", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o1/status", true, 0, TS), "o1", "N-1001", "ASSIGNED_TO_DRIVER", NULL,
 		1, TS_TEXT);
@@ -1313,9 +1363,12 @@ START_TEST(removal_splits_the_batch)
 	assert_status(pub(o.m[3], "order/o2/status", true, 0, TS), "o2", "N-1001", "PENDING", NULL, 1, TS_TEXT);
 
 	struct json_object *cmds = control(o.m[4], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1"),
 			PARTY("o2", "customer:cust-1"), PARTY("o2", "merchant:merch-1")));
 	assert_driver(pub(o.m[5], "order/o1/driver", true, 0, TS), "o1", "drv-B", "pickup", "Bob", 4.25,
 		"van", 2, TS_TEXT);
@@ -1323,7 +1376,9 @@ START_TEST(removal_splits_the_batch)
 		TS_TEXT);
 
 	cmds = control(o.m[7], 2);
-	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-B")));
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1")));
 	assert_driver(pub(o.m[8], "order/o1/driver", true, 0, TS), "o1", NULL, "pickup", NULL, NAN, NULL, 3,
@@ -1421,12 +1476,15 @@ START_TEST(state_active_with_drivers)
 	s.pickup_driver_id = "drv-A";
 	s.delivery_driver_id = "drv-B";
 	state_ok(&s, NOW);
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 4);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 8);
 	struct out o = take();
 	assert_count(&o, 3);
+	/* an active order: its drivers are tracked */
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"),
-			PARTY("o5", "driver:drv-A"), PARTY("o5", "driver:drv-B")));
+			PARTY("o5", "driver:drv-A"), PARTY("o5", "driver:drv-B"),
+			TRACKER("drv-A", "customer:cust-9"), TRACKER("drv-A", "merchant:merch-9"),
+			TRACKER("drv-B", "customer:cust-9"), TRACKER("drv-B", "merchant:merch-9")));
 	assert_status(pub(o.m[1], "order/o5/status", true, 0, TS), "o5", "N-2002", "OUT_FOR_DELIVERY",
 		"CONFIRMED", 6, TS_TEXT);
 	/* the current assignment: delivery, with the delivery driver's details */
@@ -1444,7 +1502,8 @@ START_TEST(state_active_with_pickup_only)
 	struct out o = take();
 	assert_count(&o, 3);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
-		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"), PARTY("o5", "driver:drv-A")));
+		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"), PARTY("o5", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-9"), TRACKER("drv-A", "merchant:merch-9")));
 	assert_status(pub(o.m[1], "order/o5/status", true, 0, TS), "o5", "N-2002", "PICKED_UP", NULL, 6, TS_TEXT);
 	assert_driver(pub(o.m[2], "order/o5/driver", true, 0, TS), "o5", "drv-A", "pickup", "Alice", 4.8, "bike",
 		6, TS_TEXT);
@@ -1475,12 +1534,14 @@ START_TEST(state_pending_or_unversioned_is_relations_only)
 	v0.version = 0;
 	v0.delivery_driver_id = "drv-B";
 	state_ok(&v0, NOW);
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 6);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 10);
 	struct out o = take();
 	assert_count(&o, 1);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
 		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"), PARTY("o5", "driver:drv-A"),
-			PARTY("o6", "customer:cust-9"), PARTY("o6", "merchant:merch-9"), PARTY("o6", "driver:drv-B")));
+			TRACKER("drv-A", "customer:cust-9"), TRACKER("drv-A", "merchant:merch-9"),
+			PARTY("o6", "customer:cust-9"), PARTY("o6", "merchant:merch-9"), PARTY("o6", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-9"), TRACKER("drv-B", "merchant:merch-9")));
 }
 END_TEST
 
@@ -1498,7 +1559,8 @@ START_TEST(state_pending_restores_what_no_waiting_change_moves)
 	struct out o = take();
 	assert_count(&o, 2);
 	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
-		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"), PARTY("o5", "driver:drv-A")));
+		TUPLES(PARTY("o5", "customer:cust-9"), PARTY("o5", "merchant:merch-9"), PARTY("o5", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-9"), TRACKER("drv-A", "merchant:merch-9")));
 	assert_driver(pub(o.m[1], "order/o5/driver", true, 0, TS), "o5", "drv-A", "pickup", "Alice", 4.8, "bike",
 		4, TS_TEXT);
 
@@ -1643,11 +1705,9 @@ END_TEST
 
 START_TEST(state_bad_payload_plans_nothing)
 {
-	/* SPEC GAP (plan.h: "BAD ... nothing was planned for it", for
-	 * jwb_plan_change; jwb_plan_order_state returns the same BAD): plan.c
-	 * adds the order's party tuples before it builds the status payload, so
-	 * a row refused for its orderNumber still leaves its tuples in the open
-	 * segment. */
+	/* plan.h: "BAD ... nothing was planned for it" (for jwb_plan_change;
+	 * jwb_plan_order_state returns the same BAD): a row refused for its
+	 * orderNumber leaves no tuple in the open segment. */
 	char *num257 = rep('n', 257);
 	struct jwb_order_state s = state_row("o5", "PICKED_UP");
 	s.order_number = num257;
@@ -1710,13 +1770,14 @@ START_TEST(resync_sequence)
 	state_ok(&b, NOW);
 	struct jwb_order_state bad = state_row("o3", "NOPE");
 	state_bad(&bad, NOW, "unknown status 'NOPE' (not in the bridge's statuses)");
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 5);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 7);
 	ck_assert_int_eq(jwb_plan_command(plan, "syncEnd"), 0);
 	struct out o = take();
 	assert_count(&o, 5);
 	assert_command_only(command_at(control(o.m[0], 1), 0), "syncBegin");
 	assert_relations(command_at(control(o.m[1], 1), 0), "addRelations",
 		TUPLES(PARTY("o1", "customer:cust-9"), PARTY("o1", "merchant:merch-9"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-9"), TRACKER("drv-A", "merchant:merch-9"),
 			PARTY("o2", "customer:cust-9"), PARTY("o2", "merchant:merch-9")));
 	assert_status(pub(o.m[2], "order/o1/status", true, 0, TS), "o1", "N-2002", "PICKED_UP", "CONFIRMED", 6,
 		TS_TEXT);
@@ -1739,21 +1800,23 @@ START_TEST(open_tuples_counts_the_open_segment)
 	c.pickup_driver_id = "drv-A";
 	c.delivery_driver_id = "drv-B";
 	plan_ok(&c);
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 6);
+	/* + customer, merchant, drv-A, drv-B and both drivers' two trackers */
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 2 + 8);
 	/* a notification adds none; a bad row none */
 	struct jwb_change n = notification_row("customer", "cust-1");
 	plan_ok(&n);
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 6);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 10);
 	c.status = "NOPE";
 	plan_bad(&c, "unknown status 'NOPE' (not in the bridge's statuses)");
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 6);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 10);
 	/* a removal closes the segment: the new one holds this change only
-	 * (one removal + customer, merchant, drv-B) */
+	 * (removals: drv-A's party tuple and its two trackers; additions:
+	 * customer, merchant, drv-B and drv-B's two trackers) */
 	c = order_row("update", "o2", 2, "OUT_FOR_DELIVERY", "OUT_FOR_DELIVERY");
 	c.previous_pickup_driver_id = "drv-A";
 	c.previous_delivery_driver_id = c.delivery_driver_id = "drv-B";
 	plan_ok(&c);
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 4);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 3 + 5);
 	/* a command closes it */
 	ck_assert_int_eq(jwb_plan_command(plan, "status"), 0);
 	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 0);
@@ -1768,17 +1831,653 @@ END_TEST
 
 START_TEST(open_tuples_counts_removed_tuples)
 {
-	/* SPEC GAP (plan.h: "Number of relation tuples planned in the open
-	 * segment"): plan.c counts removal *commands*, so a removeRelations
-	 * carrying two tuples counts as one. */
+	/* plan.h: "Number of relation tuples planned in the open segment":
+	 * a removeRelations counts its tuples, not as one command. */
 	struct jwb_change c = order_row("update", "o1", 9, "OUT_FOR_DELIVERY", "OUT_FOR_DELIVERY");
 	c.previous_pickup_driver_id = "drv-A";
 	c.previous_delivery_driver_id = "drv-B";
 	c.pickup_driver_id = "drv-C";
 	c.delivery_driver_id = "drv-D";
 	plan_ok(&c);
-	/* removeRelations [A, B] + addRelations [customer, merchant, C, D] */
-	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 6);
+	/* removeRelations [party A, party B, 4 trackers of A and B]
+	 * + addRelations [customer, merchant, C, D, 4 trackers of C and D] */
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 6 + 8);
+}
+END_TEST
+
+
+/* ------------------------------------------------------------------------ */
+/* Trackers: (driver:{d}, tracker, customer:{c}) and (..., merchant:{m}) let
+ * the customer and merchant of an active order read its drivers' location
+ * and presence (SPEC "Topic tree"); access "ends the moment the order
+ * becomes terminal or the driver is unassigned" (SPEC "Lifecycle of
+ * access"), unless another active order keeps it (the tracker check). */
+
+/* Does any control message among m[0..upto) hold `command` with this tuple
+ * (ttl ignored)? */
+static bool control_has(const struct out *o, size_t upto, const char *command, const char *object,
+		const char *relation, const char *subject)
+{
+	for(size_t i = 0; i < upto && i < o->n; i++){
+		if(!o->m[i]->control) continue;
+		struct json_object *doc = parse_doc(o->m[i]->payload);
+		struct json_object *cmds = field(doc, "commands");
+		for(size_t k = 0; k < json_object_array_length(cmds); k++){
+			struct json_object *cmd = json_object_array_get_idx(cmds, k), *v, *rels;
+			if(!json_object_object_get_ex(cmd, "command", &v) || strcmp(json_object_get_string(v), command))
+				continue;
+			if(!json_object_object_get_ex(cmd, "relations", &rels)) continue;
+			for(size_t t = 0; t < json_object_array_length(rels); t++){
+				struct json_object *tu = json_object_array_get_idx(rels, t), *a, *b, *c;
+				if(json_object_object_get_ex(tu, "object", &a) && json_object_object_get_ex(tu, "relation", &b)
+						&& json_object_object_get_ex(tu, "subject", &c)
+						&& !strcmp(json_object_get_string(a), object)
+						&& !strcmp(json_object_get_string(b), relation)
+						&& !strcmp(json_object_get_string(c), subject)){
+					return true;
+				}
+			}
+		}
+	}
+	return false;
+}
+
+static size_t first_publish(const struct out *o)
+{
+	for(size_t i = 0; i < o->n; i++){
+		if(!o->m[i]->control) return i;
+	}
+	return o->n;
+}
+
+/* What the tracker check was asked ("order driver subject"), and which of
+ * those it answers kept. */
+#define MAX_ASKED 16
+struct kept_ctx {
+	size_t n;
+	char asked[MAX_ASKED][128];
+	const char *keep[4];        /* NULL-terminated */
+};
+
+static bool kept_cb(void *arg, const char *order_id, const char *driver_id, const char *subject)
+{
+	struct kept_ctx *k = arg;
+	ck_assert_ptr_nonnull(k);
+	ck_assert_ptr_nonnull(order_id);
+	ck_assert_ptr_nonnull(driver_id);
+	ck_assert_ptr_nonnull(subject);
+	ck_assert_uint_lt(k->n, MAX_ASKED);
+	snprintf(k->asked[k->n], sizeof(k->asked[0]), "%s %s %s", order_id, driver_id, subject);
+	bool keep = false;
+	for(size_t i = 0; i < 4 && k->keep[i]; i++) keep = keep || strcmp(k->keep[i], k->asked[k->n]) == 0;
+	k->n++;
+	return keep;
+}
+
+/* jwb_plan_tracker_candidates, collected the same way */
+struct cands {
+	size_t n;
+	char s[MAX_ASKED][128];
+};
+
+static void cand_cb(void *arg, const char *order_id, const char *driver_id, const char *subject)
+{
+	struct cands *c = arg;
+	ck_assert_ptr_nonnull(order_id);
+	ck_assert_ptr_nonnull(driver_id);
+	ck_assert_ptr_nonnull(subject);
+	ck_assert_uint_lt(c->n, MAX_ASKED);
+	snprintf(c->s[c->n], sizeof(c->s[0]), "%s %s %s", order_id, driver_id, subject);
+	c->n++;
+}
+
+static struct cands candidates(const struct jwb_change *c)
+{
+	struct cands out = {.n = 0};
+	jwb_plan_tracker_candidates(&cfg, c, cand_cb, &out);
+	return out;
+}
+
+/* got[0..n) is exactly the NULL-terminated list */
+static void assert_strings(const char (*got)[128], size_t n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	size_t i = 0;
+	const char *want;
+	while((want = va_arg(ap, const char *)) != NULL){
+		ck_assert_msg(i < n, "missing '%s' (only %zu)", want, n);
+		ck_assert_str_eq(got[i], want);
+		i++;
+	}
+	va_end(ap);
+	ck_assert_msg(i == n, "%zu entries, want %zu (extra: '%s')", n, i, i < n ? got[i] : "");
+}
+
+START_TEST(assigned_driver_is_tracked_by_customer_and_merchant)
+{
+	struct jwb_change c = order_row("update", "o1", 3, "ASSIGNED_TO_DRIVER", "CONFIRMED");
+	c.pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	struct out o = take();
+	size_t first = first_publish(&o);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_msg(control_has(&o, first, "addRelations", "driver:drv-A", "tracker", "customer:cust-1"),
+		"no (driver:drv-A, tracker, customer:cust-1) before the publishes");
+	ck_assert_msg(control_has(&o, first, "addRelations", "driver:drv-A", "tracker", "merchant:merch-1"),
+		"no (driver:drv-A, tracker, merchant:merch-1) before the publishes");
+	/* exactly: parties, then the trackers */
+	assert_count(&o, 3);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+	pub(o.m[1], "order/o1/status", true, 0, TS);
+	pub(o.m[2], "order/o1/driver", true, 0, TS);
+}
+END_TEST
+
+START_TEST(tracking_ends_when_the_order_ends)
+{
+	struct jwb_change c = order_row("update", "o1", 11, "DELIVERED", "OUT_FOR_DELIVERY");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	c.delivery_driver_id = c.previous_delivery_driver_id = "drv-B";
+	plan_ok(&c);
+	struct out o = take();
+	size_t first = first_publish(&o);
+	ck_assert(control_has(&o, first, "removeRelations", "driver:drv-A", "tracker", "customer:cust-1"));
+	ck_assert(control_has(&o, first, "removeRelations", "driver:drv-A", "tracker", "merchant:merch-1"));
+	ck_assert(control_has(&o, first, "removeRelations", "driver:drv-B", "tracker", "customer:cust-1"));
+	ck_assert(control_has(&o, first, "removeRelations", "driver:drv-B", "tracker", "merchant:merch-1"));
+	/* and no tracker is (re)added anywhere */
+	static const char *const drivers[] = {"driver:drv-A", "driver:drv-B"};
+	static const char *const subjects[] = {"customer:cust-1", "merchant:merch-1"};
+	for(size_t d = 0; d < 2; d++){
+		for(size_t k = 0; k < 2; k++){
+			ck_assert(!control_has(&o, o.n, "addRelations", drivers[d], "tracker", subjects[k]));
+		}
+	}
+	/* the removal precedes the terminal status */
+	ck_assert_uint_eq(first, 1);
+	pub(o.m[1], "order/o1/status", true, EXPIRY, TS);
+}
+END_TEST
+
+START_TEST(tracking_ends_when_the_driver_is_unassigned)
+{
+	struct jwb_change c = order_row("update", "o1", 4, "ASSIGNED_TO_DRIVER", "ASSIGNED_TO_DRIVER");
+	c.previous_pickup_driver_id = "drv-A";
+	c.pickup_driver_id = "drv-B";
+	plan_ok(&c);
+	struct out o = take();
+	size_t first = first_publish(&o);
+	ck_assert(control_has(&o, first, "removeRelations", "driver:drv-A", "tracker", "customer:cust-1"));
+	ck_assert(control_has(&o, first, "removeRelations", "driver:drv-A", "tracker", "merchant:merch-1"));
+	ck_assert(control_has(&o, first, "addRelations", "driver:drv-B", "tracker", "customer:cust-1"));
+	ck_assert(control_has(&o, first, "addRelations", "driver:drv-B", "tracker", "merchant:merch-1"));
+	ck_assert(!control_has(&o, o.n, "addRelations", "driver:drv-A", "tracker", "customer:cust-1"));
+	ck_assert(!control_has(&o, o.n, "addRelations", "driver:drv-A", "tracker", "merchant:merch-1"));
+	ck_assert(!control_has(&o, o.n, "removeRelations", "driver:drv-B", "tracker", "customer:cust-1"));
+}
+END_TEST
+
+START_TEST(tracker_removal_splits_the_batch)
+{
+	/* the customer still sees the driver until the order's end is planned:
+	 * the removal comes after change 1's publishes */
+	struct jwb_change c1 = order_row("insert", "o1", 1, "OUT_FOR_DELIVERY", NULL);
+	c1.pickup_driver_id = "drv-A";
+	plan_ok(&c1);
+	struct jwb_change c2 = order_row("update", "o1", 2, "DELIVERED", "OUT_FOR_DELIVERY");
+	c2.pickup_driver_id = c2.previous_pickup_driver_id = "drv-A";
+	c2.ts_ms = TS2;
+	plan_ok(&c2);
+	struct out o = take();
+	assert_count(&o, 6);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+	pub(o.m[1], "order/o1/status", true, 0, TS);
+	pub(o.m[2], "order/o1/driver", true, 0, TS);
+	struct json_object *cmds = control(o.m[3], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+	assert_relations(command_at(cmds, 1), "addRelations",
+		TUPLES(PARTY_TTL("o1", "customer:cust-1", EXPIRY), PARTY_TTL("o1", "merchant:merch-1", EXPIRY),
+			PARTY_TTL("o1", "driver:drv-A", EXPIRY)));
+	assert_status(pub(o.m[4], "order/o1/status", true, EXPIRY, TS2), "o1", "N-1001", "DELIVERED",
+		"OUT_FOR_DELIVERY", 2, TS2_TEXT);
+	pub(o.m[5], "order/o1/driver", true, EXPIRY, TS2);
+}
+END_TEST
+
+START_TEST(tracking_ends_when_the_order_is_deleted)
+{
+	/* a delete carries the old row's customer and merchant (capture:
+	 * COALESCE(new, old)) and its drivers as previous* */
+	struct jwb_change c = order_row("delete", "o1", 9, NULL, "PICKED_UP");
+	c.previous_pickup_driver_id = "drv-A";
+	c.previous_delivery_driver_id = "drv-B";
+	c.ts_ms = TS2;
+	plan_ok(&c);
+	ck_assert_int_eq(lk.calls, 0);
+	/* 4 tracker tuples + the removeObject */
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 5);
+	struct out o = take();
+	assert_count(&o, 3);
+	/* the trackers (not order-scoped) go first, then the order object */
+	struct json_object *cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
+	struct json_object *cmd = command_at(cmds, 1);
+	assert_keys(cmd, "command", "object", NULL);
+	assert_str(cmd, "command", "removeObject");
+	assert_str(cmd, "object", "order:o1");
+	assert_clear(o.m[1], "order/o1/status", TS2);
+	assert_clear(o.m[2], "order/o1/driver", TS2);
+
+	/* a deleted order that had already ended lost its trackers then */
+	c = order_row("delete", "o2", 5, NULL, "DELIVERED");
+	c.previous_pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	o = take();
+	assert_count(&o, 3);
+	cmd = command_at(control(o.m[0], 1), 0);
+	assert_str(cmd, "command", "removeObject");
+	assert_str(cmd, "object", "order:o2");
+}
+END_TEST
+
+START_TEST(kept_tracker_is_not_removed)
+{
+	/* another active order joins drv-A and cust-1: that tuple stays, the
+	 * merchant's and drv-B's go */
+	struct kept_ctx k = {.n = 0, .keep = {"o1 drv-A customer:cust-1", NULL}};
+	jwb_plan_set_tracker_check(plan, kept_cb, &k);
+	struct jwb_change c = order_row("update", "o1", 11, "DELIVERED", "OUT_FOR_DELIVERY");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	c.delivery_driver_id = c.previous_delivery_driver_id = "drv-B";
+	plan_ok(&c);
+	assert_strings((const char (*)[128])k.asked, k.n, "o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		"o1 drv-B customer:cust-1", "o1 drv-B merchant:merch-1", NULL);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 3 + 4);
+	struct out o = take();
+	assert_count(&o, 3);
+	struct json_object *cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "merchant:merch-1"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
+	assert_relations(command_at(cmds, 1), "addRelations",
+		TUPLES(PARTY_TTL("o1", "customer:cust-1", EXPIRY), PARTY_TTL("o1", "merchant:merch-1", EXPIRY),
+			PARTY_TTL("o1", "driver:drv-A", EXPIRY), PARTY_TTL("o1", "driver:drv-B", EXPIRY)));
+
+	/* an unassigned driver: the party tuple always goes, the kept tracker not */
+	k = (struct kept_ctx){.n = 0, .keep = {"o2 drv-A merchant:merch-1", NULL}};
+	c = order_row("update", "o2", 4, "CONFIRMED", "CONFIRMED");
+	c.previous_pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	assert_strings((const char (*)[128])k.asked, k.n, "o2 drv-A customer:cust-1", "o2 drv-A merchant:merch-1",
+		NULL);
+	o = take();
+	assert_count(&o, 2);
+	cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations",
+		TUPLES(PARTY("o2", "driver:drv-A"), TRACKER("drv-A", "customer:cust-1")));
+
+	/* a delete: the kept one is left out, the rest precede the removeObject */
+	k = (struct kept_ctx){.n = 0, .keep = {"o3 drv-A customer:cust-1", NULL}};
+	c = order_row("delete", "o3", 6, NULL, "PICKED_UP");
+	c.previous_pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	ck_assert_uint_eq(k.n, 2);
+	o = take();
+	assert_count(&o, 3);
+	cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(TRACKER("drv-A", "merchant:merch-1")));
+	assert_str(command_at(cmds, 1), "command", "removeObject");
+
+	/* the check removed: nothing is kept */
+	jwb_plan_set_tracker_check(plan, NULL, NULL);
+	k.n = 0;
+	c = order_row("update", "o4", 4, "CANCELLED", "CONFIRMED");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	ck_assert_uint_eq(k.n, 0);
+	o = take();
+	assert_relations(command_at(control(o.m[0], 2), 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+}
+END_TEST
+
+START_TEST(all_kept_removes_nothing_and_does_not_split)
+{
+	struct kept_ctx k = {.n = 0,
+		.keep = {"o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1", NULL}};
+	jwb_plan_set_tracker_check(plan, kept_cb, &k);
+	struct jwb_change c0 = order_row("insert", "o0", 1, "PENDING", NULL);
+	plan_ok(&c0);
+	struct jwb_change c = order_row("update", "o1", 4, "CANCELLED", "ASSIGNED_TO_DRIVER");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	ck_assert_uint_eq(k.n, 2);
+	struct out o = take();
+	/* no removal: the ended order joins the open segment */
+	assert_count(&o, 4);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o0", "customer:cust-1"), PARTY("o0", "merchant:merch-1"),
+			PARTY_TTL("o1", "customer:cust-1", EXPIRY), PARTY_TTL("o1", "merchant:merch-1", EXPIRY),
+			PARTY_TTL("o1", "driver:drv-A", EXPIRY)));
+	pub(o.m[1], "order/o0/status", true, 0, TS);
+	pub(o.m[2], "order/o1/status", true, EXPIRY, TS);
+	pub(o.m[3], "order/o1/driver", true, EXPIRY, TS);
+	jwb_plan_set_tracker_check(plan, NULL, NULL);
+}
+END_TEST
+
+START_TEST(candidates_for_an_ending_order)
+{
+	struct jwb_change c = order_row("update", "o1", 11, "DELIVERED", "OUT_FOR_DELIVERY");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	c.delivery_driver_id = c.previous_delivery_driver_id = "drv-B";
+	struct cands got = candidates(&c);
+	assert_strings((const char (*)[128])got.s, got.n,
+		"o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		"o1 drv-B customer:cust-1", "o1 drv-B merchant:merch-1", NULL);
+
+	/* ending and swapping a driver at once: the old one, then the new one */
+	c = order_row("update", "o1", 12, "CANCELLED", "PICKED_UP");
+	c.previous_pickup_driver_id = "drv-A";
+	c.pickup_driver_id = "drv-C";
+	got = candidates(&c);
+	assert_strings((const char (*)[128])got.s, got.n,
+		"o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		"o1 drv-C customer:cust-1", "o1 drv-C merchant:merch-1", NULL);
+
+	/* the same driver in both roles: asked once */
+	c = order_row("update", "o1", 13, "DELIVERED", "OUT_FOR_DELIVERY");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	c.delivery_driver_id = c.previous_delivery_driver_id = "drv-A";
+	got = candidates(&c);
+	assert_strings((const char (*)[128])got.s, got.n, "o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		NULL);
+}
+END_TEST
+
+START_TEST(candidates_for_a_reassignment)
+{
+	struct jwb_change c = order_row("update", "o1", 4, "ASSIGNED_TO_DRIVER", "ASSIGNED_TO_DRIVER");
+	c.previous_pickup_driver_id = "drv-A";
+	c.pickup_driver_id = "drv-B";
+	struct cands got = candidates(&c);
+	assert_strings((const char (*)[128])got.s, got.n, "o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		NULL);
+
+	/* a driver that only moves to the other role loses nothing */
+	c = order_row("update", "o1", 5, "READY_FOR_DELIVERY", "READY_FOR_DELIVERY");
+	c.previous_pickup_driver_id = "drv-A";
+	c.delivery_driver_id = "drv-A";
+	got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+
+	/* a status-only change: none */
+	c = order_row("update", "o1", 6, "PICKED_UP", "READY_FOR_DELIVERY");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+}
+END_TEST
+
+START_TEST(candidates_for_a_delete)
+{
+	struct jwb_change c = order_row("delete", "o1", 9, NULL, "PICKED_UP");
+	c.previous_pickup_driver_id = "drv-A";
+	c.previous_delivery_driver_id = "drv-B";
+	struct cands got = candidates(&c);
+	assert_strings((const char (*)[128])got.s, got.n,
+		"o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		"o1 drv-B customer:cust-1", "o1 drv-B merchant:merch-1", NULL);
+
+	/* an order deleted after it ended: none */
+	c.previous_status = "DELIVERED";
+	got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+}
+END_TEST
+
+START_TEST(candidates_none_for_an_insert)
+{
+	struct jwb_change c = order_row("insert", "o1", 1, "OUT_FOR_DELIVERY", NULL);
+	c.pickup_driver_id = "drv-A";
+	c.delivery_driver_id = "drv-B";
+	/* an insert's previous* mean nothing */
+	c.previous_pickup_driver_id = "drv-C";
+	struct cands got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+	/* not even a terminal one */
+	c.status = "DELIVERED";
+	got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+}
+END_TEST
+
+START_TEST(candidates_none_on_an_ended_order)
+{
+	/* its trackers went when it ended: another terminal status ... */
+	struct jwb_change c = order_row("update", "o1", 14, "CANCELLED", "DELIVERED");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	struct cands got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+	/* ... or a driver dropped while terminal */
+	c = order_row("update", "o1", 15, "DELIVERED", "DELIVERED");
+	c.previous_pickup_driver_id = "drv-A";
+	got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+	/* and planning it neither asks nor removes a tracker */
+	struct kept_ctx k = {.n = 0};
+	jwb_plan_set_tracker_check(plan, kept_cb, &k);
+	plan_ok(&c);
+	ck_assert_uint_eq(k.n, 0);
+	struct out o = take();
+	/* only the party tuple goes (the ended order's parties keep their ttl,
+	 * nothing re-added), then the driver message */
+	assert_count(&o, 2);
+	assert_relations(command_at(control(o.m[0], 1), 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	pub(o.m[1], "order/o1/driver", true, EXPIRY, TS);
+	jwb_plan_set_tracker_check(plan, NULL, NULL);
+}
+END_TEST
+
+START_TEST(candidates_none_for_other_rows)
+{
+	struct jwb_change n = notification_row("customer", "cust-1");
+	struct cands got = candidates(&n);
+	ck_assert_uint_eq(got.n, 0);
+	struct jwb_change t = {.id = 5, .entity = "order", .op = "truncate", .ts_ms = TS};
+	got = candidates(&t);
+	ck_assert_uint_eq(got.n, 0);
+	struct jwb_change c = order_row("update", "o1", 4, "CONFIRMED", "CONFIRMED");
+	c.previous_pickup_driver_id = "drv-A";
+	c.op = NULL;
+	got = candidates(&c);
+	ck_assert_uint_eq(got.n, 0);
+}
+END_TEST
+
+START_TEST(candidates_are_what_the_plan_asks)
+{
+	/* the bridge asks the database about the candidates, the plan asks the
+	 * check: the two must agree */
+	struct jwb_change rows[6];
+	rows[0] = order_row("update", "o1", 11, "DELIVERED", "OUT_FOR_DELIVERY");
+	rows[0].pickup_driver_id = rows[0].previous_pickup_driver_id = "drv-A";
+	rows[0].delivery_driver_id = "drv-B";
+	rows[0].previous_delivery_driver_id = "drv-C";
+	rows[1] = order_row("update", "o2", 4, "ASSIGNED_TO_DRIVER", "ASSIGNED_TO_DRIVER");
+	rows[1].previous_pickup_driver_id = "drv-A";
+	rows[1].previous_delivery_driver_id = "drv-B";
+	rows[1].delivery_driver_id = "drv-A";
+	rows[2] = order_row("delete", "o3", 2, NULL, "CONFIRMED");
+	rows[2].previous_pickup_driver_id = rows[2].previous_delivery_driver_id = "drv-D";
+	rows[3] = order_row("insert", "o4", 1, "PICKED_UP", NULL);
+	rows[3].pickup_driver_id = "drv-A";
+	rows[4] = order_row("update", "o5", 7, "PENDING", "CANCELLED");
+	rows[4].pickup_driver_id = "drv-B";
+	rows[4].previous_pickup_driver_id = "drv-A";
+	rows[5] = order_row("update", "o6", 3, "CANCELLED", "CONFIRMED");
+	for(size_t i = 0; i < 6; i++){
+		struct kept_ctx k = {.n = 0};
+		jwb_plan_set_tracker_check(plan, kept_cb, &k);
+		plan_ok(&rows[i]);
+		struct cands got = candidates(&rows[i]);
+		ck_assert_msg(got.n == k.n, "row %zu: %zu candidates, %zu asked", i, got.n, k.n);
+		for(size_t j = 0; j < k.n; j++) ck_assert_str_eq(got.s[j], k.asked[j]);
+		jwb_plan_set_tracker_check(plan, NULL, NULL);
+	}
+	take();
+}
+END_TEST
+
+START_TEST(reopening_tracks_again)
+{
+	struct jwb_change c = order_row("update", "o1", 7, "CONFIRMED", "CANCELLED");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-A";
+	plan_ok(&c);
+	struct out o = take();
+	assert_count(&o, 3);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+	pub(o.m[1], "order/o1/status", true, 0, TS);
+	pub(o.m[2], "order/o1/driver", true, 0, TS);
+
+	/* reopened with another driver: the old one loses its party tuple (its
+	 * trackers went when the order ended), the new one is tracked */
+	c = order_row("update", "o1", 8, "CONFIRMED", "DELIVERED");
+	c.previous_pickup_driver_id = "drv-A";
+	c.pickup_driver_id = "drv-B";
+	plan_ok(&c);
+	o = take();
+	assert_count(&o, 3);
+	struct json_object *cmds = control(o.m[0], 2);
+	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(PARTY("o1", "driver:drv-A")));
+	assert_relations(command_at(cmds, 1), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
+}
+END_TEST
+
+START_TEST(driver_change_on_active_order_adds_trackers)
+{
+	/* status unchanged, a pickup driver assigned: only the driver message,
+	 * and the new driver tracked */
+	struct jwb_change c = order_row("update", "o1", 4, "IN_PROCESS", "IN_PROCESS");
+	c.pickup_driver_id = "drv-B";
+	plan_ok(&c);
+	struct out o = take();
+	assert_count(&o, 2);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-B"),
+			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
+	assert_driver(pub(o.m[1], "order/o1/driver", true, 0, TS), "o1", "drv-B", "pickup", "Bob", 4.25, "van",
+		4, TS_TEXT);
+
+	/* no driver change, no status change: no tracker planned */
+	c = order_row("update", "o1", 5, "IN_PROCESS", "IN_PROCESS");
+	c.pickup_driver_id = c.previous_pickup_driver_id = "drv-B";
+	plan_ok(&c);
+	o = take();
+	assert_count(&o, 1);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-B")));
+
+	/* a driver assigned to an ended order is not tracked */
+	c = order_row("update", "o1", 6, "DELIVERED", "DELIVERED");
+	c.pickup_driver_id = "drv-C";
+	plan_ok(&c);
+	o = take();
+	/* no relation at all (the ended order keeps its parties' ttl): only the
+	 * driver message, with the expiry */
+	assert_count(&o, 1);
+	assert_driver(pub(o.m[0], "order/o1/driver", true, EXPIRY, TS), "o1", "drv-C", "pickup", NULL, NAN, NULL,
+		6, TS_TEXT);
+}
+END_TEST
+
+START_TEST(same_driver_both_roles_one_tracker_pair)
+{
+	struct jwb_change c = order_row("update", "o1", 8, "OUT_FOR_DELIVERY", "READY_FOR_DELIVERY");
+	c.pickup_driver_id = c.delivery_driver_id = "drv-A";
+	plan_ok(&c);
+	struct out o = take();
+	assert_count(&o, 4);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+
+	/* and it ends: one pair removed, each asked once */
+	struct kept_ctx k = {.n = 0};
+	jwb_plan_set_tracker_check(plan, kept_cb, &k);
+	c = order_row("update", "o1", 9, "DELIVERED", "OUT_FOR_DELIVERY");
+	c.pickup_driver_id = c.delivery_driver_id = "drv-A";
+	c.previous_pickup_driver_id = c.previous_delivery_driver_id = "drv-A";
+	plan_ok(&c);
+	assert_strings((const char (*)[128])k.asked, k.n, "o1 drv-A customer:cust-1", "o1 drv-A merchant:merch-1",
+		NULL);
+	o = take();
+	assert_relations(command_at(control(o.m[0], 2), 0), "removeRelations",
+		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1")));
+	jwb_plan_set_tracker_check(plan, NULL, NULL);
+}
+END_TEST
+
+START_TEST(resync_tracks_active_orders_only)
+{
+	struct kept_ctx k = {.n = 0};
+	jwb_plan_set_tracker_check(plan, kept_cb, &k);
+	/* active, the same driver in both roles: one pair */
+	struct jwb_order_state a = state_row("o1", "OUT_FOR_DELIVERY");
+	a.pickup_driver_id = a.delivery_driver_id = "drv-A";
+	state_ok(&a, NOW);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 5);
+	/* active, pickup and delivery */
+	struct jwb_order_state b = state_row("o2", "OUT_FOR_DELIVERY");
+	b.pickup_driver_id = "drv-B";
+	b.delivery_driver_id = "drv-C";
+	state_ok(&b, NOW);
+	/* terminal: parties with the ttl, no trackers (and nothing removed) */
+	struct jwb_order_state t = state_row("o3", "DELIVERED");
+	t.pickup_driver_id = "drv-A";
+	t.delivery_driver_id = "drv-D";
+	t.changed_ms = NOW - 10000;
+	state_ok(&t, NOW);
+	ck_assert_uint_eq(k.n, 0);
+	struct out o = take();
+	assert_count(&o, 7);
+	assert_relations(command_at(control(o.m[0], 1), 0), "addRelations",
+		TUPLES(PARTY("o1", "customer:cust-9"), PARTY("o1", "merchant:merch-9"), PARTY("o1", "driver:drv-A"),
+			TRACKER("drv-A", "customer:cust-9"), TRACKER("drv-A", "merchant:merch-9"),
+			PARTY("o2", "customer:cust-9"), PARTY("o2", "merchant:merch-9"),
+			PARTY("o2", "driver:drv-B"), PARTY("o2", "driver:drv-C"),
+			TRACKER("drv-B", "customer:cust-9"), TRACKER("drv-B", "merchant:merch-9"),
+			TRACKER("drv-C", "customer:cust-9"), TRACKER("drv-C", "merchant:merch-9"),
+			PARTY_TTL("o3", "customer:cust-9", 5390), PARTY_TTL("o3", "merchant:merch-9", 5390),
+			PARTY_TTL("o3", "driver:drv-A", 5390), PARTY_TTL("o3", "driver:drv-D", 5390)));
+	ck_assert(!control_has(&o, o.n, "addRelations", "driver:drv-D", "tracker", "customer:cust-9"));
+	ck_assert(!control_has(&o, o.n, "addRelations", "driver:drv-D", "tracker", "merchant:merch-9"));
+	jwb_plan_set_tracker_check(plan, NULL, NULL);
+}
+END_TEST
+
+START_TEST(resync_state_row_refused_plans_no_trackers)
+{
+	char *num257 = rep('n', 257);
+	struct jwb_order_state s = state_row("o5", "PICKED_UP");
+	s.pickup_driver_id = "drv-A";
+	s.order_number = num257;
+	state_bad(&s, NOW, "orderNumber is 257 bytes (max 256)");
+	free(num257);
+	ck_assert_uint_eq(jwb_plan_open_tuples(plan), 0);
+	ck_assert_ptr_null(jwb_plan_take(plan));
 }
 END_TEST
 
@@ -1880,6 +2579,27 @@ static Suite *plan_suite(void)
 	tc = tcase(s, "open_tuples");
 	tcase_add_test(tc, open_tuples_counts_the_open_segment);
 	tcase_add_test(tc, open_tuples_counts_removed_tuples);
+
+	tc = tcase(s, "trackers");
+	tcase_add_test(tc, assigned_driver_is_tracked_by_customer_and_merchant);
+	tcase_add_test(tc, tracking_ends_when_the_order_ends);
+	tcase_add_test(tc, tracking_ends_when_the_driver_is_unassigned);
+	tcase_add_test(tc, tracker_removal_splits_the_batch);
+	tcase_add_test(tc, tracking_ends_when_the_order_is_deleted);
+	tcase_add_test(tc, kept_tracker_is_not_removed);
+	tcase_add_test(tc, all_kept_removes_nothing_and_does_not_split);
+	tcase_add_test(tc, candidates_for_an_ending_order);
+	tcase_add_test(tc, candidates_for_a_reassignment);
+	tcase_add_test(tc, candidates_for_a_delete);
+	tcase_add_test(tc, candidates_none_for_an_insert);
+	tcase_add_test(tc, candidates_none_on_an_ended_order);
+	tcase_add_test(tc, candidates_none_for_other_rows);
+	tcase_add_test(tc, candidates_are_what_the_plan_asks);
+	tcase_add_test(tc, reopening_tracks_again);
+	tcase_add_test(tc, driver_change_on_active_order_adds_trackers);
+	tcase_add_test(tc, same_driver_both_roles_one_tracker_pair);
+	tcase_add_test(tc, resync_tracks_active_orders_only);
+	tcase_add_test(tc, resync_state_row_refused_plans_no_trackers);
 
 	return s;
 }
