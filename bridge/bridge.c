@@ -31,10 +31,18 @@
 #include "mqtt_link.h"
 #include "outbox.h"
 #include "plan.h"
+#include "positions.h"
 #include "service_token.h"
 #include "stats.h"
 
 #define CHECKPOINT_TOPIC "jetwire/bridge/checkpoint"
+/* Driver traffic the bridge persists: shared subscriptions, so two bridges
+ * split it; the plain filters are held only until the retained copies
+ * (which a shared subscription never gets) have arrived. */
+#define SHARED_LOCATION "$share/jetwire-bridge/driver/+/location"
+#define SHARED_PRESENCE "$share/jetwire-bridge/driver/+/presence"
+#define PLAIN_LOCATION "driver/+/location"
+#define PLAIN_PRESENCE "driver/+/presence"
 #define STATS_TOPIC "jetwire/bridge/stats"
 #define SHUTDOWN_GRACE_MS 10000
 #define ARM_CHECK_MS 5
@@ -127,6 +135,13 @@ struct bridge {
 	bool checkpoint_dirty;
 
 	int64_t next_stats_at, next_log_at;
+
+	/* driver positions */
+	struct jwb_positions *positions;
+	int64_t next_position_flush, next_history_trim;
+	bool retained_pending;       /* plain driver filters held until "status" answers */
+	int64_t refused_log_at;
+	uint64_t refused_since_log;
 };
 
 static int64_t now_ms(void)
@@ -375,6 +390,7 @@ static void forget_connection(struct bridge *b)
 	b->broker_checkpoint = NULL;
 	b->instance[0] = '\0';
 	b->renewing = false;
+	b->retained_pending = false;
 }
 
 /* Drop the connection on purpose: forget it, then wait for paho to finish
@@ -484,6 +500,11 @@ static void on_control_response(struct bridge *b, const char *payload)
 		}
 		if (strcmp(name, "status") == 0 && json_object_object_get_ex(r, "instance", &v)) {
 			snprintf(b->instance, sizeof(b->instance), "%s", json_object_get_string(v));
+			if (b->mqtt_state == MQTT_UP && b->retained_pending) {
+				jwb_mqtt_unsubscribe(b->mqtt, PLAIN_LOCATION);
+				jwb_mqtt_unsubscribe(b->mqtt, PLAIN_PRESENCE);
+				b->retained_pending = false;
+			}
 		} else if (strcmp(name, "syncEnd") == 0) {
 			json_object *removed = NULL, *count = NULL;
 			json_object_object_get_ex(r, "removed", &removed);
@@ -494,6 +515,22 @@ static void on_control_response(struct bridge *b, const char *payload)
 		}
 	}
 	json_object_put(doc);
+}
+
+/* Driver traffic: shared subscriptions for the live messages, and for a
+ * moment the plain filters, whose retained copies carry positions published
+ * while no bridge was connected.  A second "status" marks the end of those
+ * retained copies (the broker answers a client's packets in order). */
+static void subscribe_driver_topics(struct bridge *b)
+{
+	const char *filters[] = {SHARED_LOCATION, SHARED_PRESENCE, PLAIN_LOCATION, PLAIN_PRESENCE};
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		if (jwb_mqtt_subscribe(b->mqtt, filters[i], 1, make_tag(b, 0)) != 0)
+			jwb_warn("cannot subscribe to %s", filters[i]);
+	}
+	jwb_plan_command(b->plan, "status");
+	queue_append(b, jwb_plan_take(b->plan));
+	b->retained_pending = true;
 }
 
 /* The handshake is complete once "status" answered: decide on a resync. */
@@ -511,6 +548,7 @@ static void finish_handshake(struct bridge *b)
 	else if (b->need_resync)
 		why = "an earlier resync did not finish";
 	b->mqtt_state = MQTT_UP;
+	subscribe_driver_topics(b);
 	b->mqtt_backoff = 0;   /* reset only once the plugin answered: a broker that drops us at once backs off */
 	if (why) {
 		jwb_info("resync needed: %s | broker_checkpoint=%s bridge_checkpoint=%s", why,
@@ -602,6 +640,22 @@ static void handle_mqtt_event(struct bridge *b, struct jwb_mqtt_event *ev)
 			on_control_response(b, ev->payload);
 			if (b->mqtt_state == MQTT_HANDSHAKE && b->instance[0])
 				finish_handshake(b);
+		} else if (jwb_positions_topic(ev->topic)) {
+			char reason[256];
+			int r = jwb_positions_message(b->positions, ev->topic, ev->payload, ev->payload_len,
+					reason, sizeof(reason));
+			b->stats.positions_received++;
+			if (r < 0) {
+				b->stats.positions_refused++;
+				b->refused_since_log++;
+				if (mono_ms() >= b->refused_log_at) {
+					jwb_warn("driver message not stored | topic=%s reason=%s (%" PRIu64
+							" refused since the last such line)", ev->topic, reason,
+							b->refused_since_log);
+					b->refused_since_log = 0;
+					b->refused_log_at = mono_ms() + 10000;
+				}
+			}
 		} else if (strcmp(ev->topic, CHECKPOINT_TOPIC) == 0 && b->mqtt_state == MQTT_HANDSHAKE) {
 			free(b->broker_checkpoint);
 			b->broker_checkpoint = strdup(ev->payload);
@@ -766,6 +820,25 @@ static void flush_deletes(struct bridge *b)
 	b->checkpoint_dirty = true;
 }
 
+/* Write the positions held, in one statement; kept on failure. */
+static void flush_positions(struct bridge *b)
+{
+	size_t n = 0;
+	struct jwb_position *snap = jwb_positions_snapshot(b->positions, &n);
+	char err[512];
+	b->next_position_flush = mono_ms() + b->cfg->location_flush_ms;
+	if (!snap)
+		return;
+	if (jwb_db_store_positions(b->db, snap, n, b->cfg->location_history, err, sizeof(err)) != 0) {
+		free(snap);
+		db_lost(b, err);
+		return;
+	}
+	free(snap);
+	jwb_positions_clear(b->positions);
+	b->stats.positions_stored += n;
+}
+
 /* ---- resync ---- */
 
 static void resync_start(struct bridge *b)
@@ -892,6 +965,17 @@ static void step(struct bridge *b)
 
 	if (b->db)
 		release_rows(b), flush_deletes(b);
+	if (b->db && jwb_positions_pending(b->positions) &&
+	    (jwb_positions_pending(b->positions) >= (size_t)b->cfg->location_batch_size ||
+	     mono >= b->next_position_flush || b->stopping))
+		flush_positions(b);
+	if (b->db && b->cfg->location_history && mono >= b->next_history_trim) {
+		int64_t deleted = 0;
+		char err[512];
+		b->next_history_trim = mono + 60000;
+		if (jwb_db_trim_history(b->db, b->cfg->location_history_retention, &deleted, err, sizeof(err)) != 0)
+			db_lost(b, err);
+	}
 
 	if (b->mqtt_state == MQTT_DISCONNECTING && mono >= b->state_deadline)
 		b->mqtt_state = MQTT_DOWN;   /* paho never confirmed: go on anyway */
@@ -1026,8 +1110,9 @@ int jwb_bridge_run(const struct jwb_config *cfg, const sigset_t *stop_signals)
 	srand((unsigned)(now_ms() ^ getpid()));
 	jwb_stats_init(&b.stats, mono_ms());
 	b.plan = jwb_plan_new(cfg);
+	b.positions = jwb_positions_new();
 	b.tokens = jwb_token_source_new(cfg, err, sizeof(err));
-	if (!b.plan || !b.tokens) {
+	if (!b.plan || !b.tokens || !b.positions) {
 		jwb_error("%s", b.tokens ? "out of memory" : err);
 		goto out;
 	}
@@ -1053,6 +1138,8 @@ int jwb_bridge_run(const struct jwb_config *cfg, const sigset_t *stop_signals)
 			if (b.db) {
 				release_rows(&b);
 				flush_deletes(&b);
+				if (jwb_positions_pending(b.positions))
+					flush_positions(&b);
 			}
 			break;
 		}
@@ -1101,6 +1188,7 @@ out:
 	jwb_mqtt_destroy(b.mqtt);
 	jwb_db_close(b.db);
 	jwb_plan_free(b.plan);
+	jwb_positions_free(b.positions);
 	jwb_token_source_free(b.tokens);
 	jwb_stats_free(&b.stats);
 	free(b.broker_checkpoint);

@@ -81,6 +81,10 @@ static const struct option options[] = {
 	INT(backoff_max_ms, 1, 3600000),
 	INT(stats_interval, 1, 3600),
 	INT(log_interval, 1, 86400),
+	INT(location_batch_size, 1, 100000),
+	INT(location_flush_ms, 10, 60000),
+	{"location_history", K_BOOL, F(location_history), 0, 0, 0},
+	INT(location_history_retention, 60, 31536000),
 };
 
 #undef F
@@ -417,6 +421,10 @@ int jwb_config_defaults(struct jwb_config *cfg)
 	cfg->backoff_max_ms = 30000;
 	cfg->stats_interval = 10;
 	cfg->log_interval = 60;
+	cfg->location_batch_size = 1000;
+	cfg->location_flush_ms = 1000;
+	cfg->location_history = false;
+	cfg->location_history_retention = 86400;
 	bool ok = cfg->mqtt_host && cfg->mqtt_client_id && cfg->jwt_alg && cfg->jwt_secret_env
 		&& cfg->jwt_sub && cfg->jwt_role_claim;
 	if(ok){

@@ -53,6 +53,11 @@ struct jwb_config {
 	int backoff_initial_ms;    /* first reconnect delay, 100 (1..60000) */
 	int backoff_max_ms;        /* reconnect delay cap, 30000 (>= initial, ..3600000) */
 	int stats_interval;        /* seconds between retained stats, 10 (1..3600) */
+	/* Driver positions (driver/+/location, driver/+/presence -> jetwire.driver_position) */
+	int location_batch_size;   /* drivers per write, 1000 (1..100000) */
+	int location_flush_ms;     /* write at least this often, 1000 (10..60000) */
+	bool location_history;     /* also append to jetwire.driver_position_history, false */
+	int location_history_retention; /* seconds of history kept, 86400 (60..31536000) */
 	int log_interval;          /* seconds between stats log lines, 60 (1..86400) */
 };
 

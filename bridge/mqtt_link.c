@@ -458,6 +458,12 @@ int jwb_mqtt_subscribe(struct jwb_mqtt *m, const char *filter, int qos, uint64_t
 	return 0;
 }
 
+int jwb_mqtt_unsubscribe(struct jwb_mqtt *m, const char *filter)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	return MQTTAsync_unsubscribe(m->client, filter, &ro) == MQTTASYNC_SUCCESS ? 0 : -1;
+}
+
 bool jwb_mqtt_next_event(struct jwb_mqtt *m, struct jwb_mqtt_event *ev)
 {
 	pthread_mutex_lock(&m->lock);

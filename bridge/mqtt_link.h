@@ -79,6 +79,9 @@ int jwb_mqtt_publish(struct jwb_mqtt *m, const char *topic, const void *payload,
 /* Subscribe; the outcome arrives as SUBSCRIBED with `tag`. */
 int jwb_mqtt_subscribe(struct jwb_mqtt *m, const char *filter, int qos, uint64_t tag);
 
+/* Unsubscribe (fire and forget: no event). */
+int jwb_mqtt_unsubscribe(struct jwb_mqtt *m, const char *filter);
+
 /* Take the next queued event; false when the queue is empty.  The event's
  * strings belong to the caller until jwb_mqtt_event_clear(). */
 bool jwb_mqtt_next_event(struct jwb_mqtt *m, struct jwb_mqtt_event *ev);

@@ -11,6 +11,7 @@
 
 #include "migrate.h"
 #include "payload.h"
+#include "positions.h"
 
 struct jwb_db {
 	PGconn *conn;
@@ -511,6 +512,159 @@ void jwb_tracker_set_clear(struct jwb_tracker_set *set)
 	free(set->subject_ids);
 	PQclear(set->kept);
 	memset(set, 0, sizeof(*set));
+}
+
+/* Growable text for array literals. */
+struct buf {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+static void buf_add(struct buf *b, const char *text)
+{
+	size_t n = strlen(text);
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(b->s, cap);
+		if (!grown) {
+			b->failed = true;
+			return;
+		}
+		b->s = grown;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, text, n + 1);
+	b->len += n;
+}
+
+static void buf_number(struct buf *b, bool present, double v, bool first)
+{
+	char tmp[40];
+	snprintf(tmp, sizeof(tmp), "%s%s", first ? "" : ",", "NULL");
+	if (present)
+		snprintf(tmp, sizeof(tmp), "%s%.17g", first ? "" : ",", v);
+	buf_add(b, tmp);
+}
+
+static void buf_quoted(struct buf *b, const char *text, bool first)
+{
+	if (!first)
+		buf_add(b, ",");
+	if (!text) {
+		buf_add(b, "NULL");
+		return;
+	}
+	buf_add(b, "\"");
+	for (const char *c = text; *c; c++) {
+		char one[3] = {0};
+		if (*c == '"' || *c == '\\') {
+			one[0] = '\\';
+			one[1] = *c;
+		} else {
+			one[0] = *c;
+		}
+		buf_add(b, one);
+	}
+	buf_add(b, "\"");
+}
+
+/* The batch's value wins when it is at least as recent as the stored one,
+ * by the driver's own clock (a late retained copy never wins). */
+#define NEWER "(EXCLUDED.ts IS NOT NULL AND (p.ts IS NULL OR EXCLUDED.ts >= p.ts))"
+#define PNEWER "(EXCLUDED.presence_at IS NOT NULL AND (p.presence_at IS NULL OR EXCLUDED.presence_at >= p.presence_at))"
+static const char store_positions_sql[] =
+	"INSERT INTO jetwire.driver_position AS p"
+	" (driver_id, lat, lng, heading, speed, accuracy, order_id, ts, presence, presence_at)"
+	" SELECT d, la, ln, h, sp, a, o, to_timestamp(t / 1000.0), pr, to_timestamp(pt / 1000.0)"
+	" FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],"
+	"             $7::text[], $8::bigint[], $9::text[], $10::bigint[]) AS u(d, la, ln, h, sp, a, o, t, pr, pt)"
+	" ON CONFLICT (driver_id) DO UPDATE SET"
+	"  lat = CASE WHEN " NEWER " THEN EXCLUDED.lat ELSE p.lat END,"
+	"  lng = CASE WHEN " NEWER " THEN EXCLUDED.lng ELSE p.lng END,"
+	"  heading = CASE WHEN " NEWER " THEN EXCLUDED.heading ELSE p.heading END,"
+	"  speed = CASE WHEN " NEWER " THEN EXCLUDED.speed ELSE p.speed END,"
+	"  accuracy = CASE WHEN " NEWER " THEN EXCLUDED.accuracy ELSE p.accuracy END,"
+	"  order_id = CASE WHEN " NEWER " THEN EXCLUDED.order_id ELSE p.order_id END,"
+	"  ts = CASE WHEN " NEWER " THEN EXCLUDED.ts ELSE p.ts END,"
+	"  presence = CASE WHEN " PNEWER " THEN EXCLUDED.presence ELSE p.presence END,"
+	"  presence_at = CASE WHEN " PNEWER " THEN EXCLUDED.presence_at ELSE p.presence_at END,"
+	"  received_at = now()";
+
+int jwb_db_store_positions(struct jwb_db *db, const struct jwb_position *pos, size_t n, bool history,
+		char *errbuf, size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	struct buf a[10] = {0};
+	for (int k = 0; k < 10; k++)
+		buf_add(&a[k], "{");
+	for (size_t i = 0; i < n; i++) {
+		const struct jwb_position *q = &pos[i];
+		bool first = i == 0;
+		buf_quoted(&a[0], q->driver_id, first);
+		buf_number(&a[1], q->has_location, q->lat, first);
+		buf_number(&a[2], q->has_location, q->lng, first);
+		buf_number(&a[3], q->has_location && q->has_heading, q->heading, first);
+		buf_number(&a[4], q->has_location && q->has_speed, q->speed, first);
+		buf_number(&a[5], q->has_location && q->has_accuracy, q->accuracy, first);
+		buf_quoted(&a[6], q->has_location && q->order_id[0] ? q->order_id : NULL, first);
+		buf_number(&a[7], q->has_location, (double)q->ts_ms, first);
+		buf_quoted(&a[8], q->has_presence ? (q->online ? "online" : "offline") : NULL, first);
+		buf_number(&a[9], q->has_presence, (double)q->presence_ts_ms, first);
+	}
+	bool failed = false;
+	for (int k = 0; k < 10; k++) {
+		buf_add(&a[k], "}");
+		failed = failed || a[k].failed;
+	}
+	int rc = -1;
+	if (failed) {
+		snprintf(errbuf, errlen, "out of memory");
+	} else {
+		const char *values[10];
+		for (int k = 0; k < 10; k++)
+			values[k] = a[k].s;
+		PGresult *res = exec_params(db, "storing driver positions", store_positions_sql, 10, values,
+				PGRES_COMMAND_OK, errbuf, errlen);
+		rc = res ? 0 : -1;
+		PQclear(res);
+		if (rc == 0 && history) {
+			res = exec_params(db, "appending to jetwire.driver_position_history",
+					"INSERT INTO jetwire.driver_position_history"
+					" (driver_id, ts, lat, lng, heading, speed, accuracy, order_id)"
+					" SELECT d, to_timestamp(t / 1000.0), la, ln, h, sp, a, o"
+					" FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[],"
+					"             $6::float8[], $7::text[], $8::bigint[]) AS u(d, la, ln, h, sp, a, o, t)"
+					" WHERE t IS NOT NULL ON CONFLICT DO NOTHING",
+					8, values, PGRES_COMMAND_OK, errbuf, errlen);
+			rc = res ? 0 : -1;
+			PQclear(res);
+		}
+	}
+	for (int k = 0; k < 10; k++)
+		free(a[k].s);
+	return rc;
+}
+
+int jwb_db_trim_history(struct jwb_db *db, int retention_s, int64_t *deleted, char *errbuf, size_t errlen)
+{
+	char text[16];
+	snprintf(text, sizeof(text), "%d", retention_s);
+	const char *values[1] = {text};
+	PGresult *res = exec_params(db, "trimming jetwire.driver_position_history",
+			"DELETE FROM jetwire.driver_position_history"
+			" WHERE ts < now() - make_interval(secs => $1::float8)",
+			1, values, PGRES_COMMAND_OK, errbuf, errlen);
+	if (!res)
+		return -1;
+	*deleted = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen)

@@ -79,6 +79,14 @@ int jwb_db_trackers_kept(struct jwb_db *db, struct jwb_tracker_set *set, char *c
 bool jwb_tracker_set_kept(void *set, const char *order_id, const char *driver_id, const char *subject);
 void jwb_tracker_set_clear(struct jwb_tracker_set *set);
 
+/* Write driver positions/presence (latest wins by the driver's timestamp),
+ * one statement; with `history`, also append the locations to the history
+ * table.  And trim the history to `retention_s`. */
+struct jwb_position;
+int jwb_db_store_positions(struct jwb_db *db, const struct jwb_position *pos, size_t n, bool history,
+		char *errbuf, size_t errlen);
+int jwb_db_trim_history(struct jwb_db *db, int retention_s, int64_t *deleted, char *errbuf, size_t errlen);
+
 /* Backlog: rows waiting and the age of the oldest, in seconds. */
 int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen);
 

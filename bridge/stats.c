@@ -112,6 +112,9 @@ char *jwb_stats_json(struct jwb_stats *s, int64_t mono_ms, int64_t now_ms)
 	json_object_object_add(t, "dbReconnects", json_object_new_int64((int64_t)s->db_reconnects));
 	json_object_object_add(t, "dbFailures", json_object_new_int64((int64_t)s->db_failures));
 	json_object_object_add(t, "wakeups", json_object_new_int64((int64_t)s->wakeups));
+	json_object_object_add(t, "positionsReceived", json_object_new_int64((int64_t)s->positions_received));
+	json_object_object_add(t, "positionsStored", json_object_new_int64((int64_t)s->positions_stored));
+	json_object_object_add(t, "positionsRefused", json_object_new_int64((int64_t)s->positions_refused));
 	json_object_object_add(o, "totals", t);
 	json_object_object_add(o, "maxRssKiB", json_object_new_int64(s->max_rss_kb));
 	char *out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -126,11 +129,12 @@ void jwb_stats_line(struct jwb_stats *s, int64_t mono_ms, char *out, size_t outl
 	snprintf(out, outlen,
 			"changes_per_s=%.1f latency_ms_p50=%u p99=%u max=%u backlog_rows=%lld "
 			"backlog_age_s=%.1f changes=%llu dead_letters=%llu resyncs=%llu "
-			"publish_refusals=%llu mqtt_losses=%llu db_failures=%llu rss_kib=%ld",
+			"publish_refusals=%llu mqtt_losses=%llu db_failures=%llu positions_stored=%llu rss_kib=%ld",
 			sum.rate, sum.p50, sum.p99, sum.max, (long long)s->backlog_rows, s->backlog_age_s,
 			(unsigned long long)s->changes, (unsigned long long)s->dead_letters,
 			(unsigned long long)s->resyncs, (unsigned long long)s->publish_refusals,
-			(unsigned long long)s->mqtt_losses, (unsigned long long)s->db_failures, s->max_rss_kb);
+			(unsigned long long)s->mqtt_losses, (unsigned long long)s->db_failures,
+			(unsigned long long)s->positions_stored, s->max_rss_kb);
 }
 
 void jwb_stats_roll(struct jwb_stats *s, int64_t mono_ms)

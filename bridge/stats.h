@@ -17,6 +17,7 @@ struct jwb_stats {
 	uint64_t changes, published, control_sent, deleted, reads, wakeups;
 	uint64_t dead_letters, resyncs, resync_skipped, control_errors, publish_refusals;
 	uint64_t mqtt_connects, mqtt_losses, db_reconnects, db_failures, driver_lookup_failures;
+	uint64_t positions_received, positions_stored, positions_refused;
 	/* gauges, set before each report */
 	int64_t backlog_rows;          /* -1: unknown */
 	double backlog_age_s;

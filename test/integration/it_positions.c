@@ -1,0 +1,224 @@
+/*
+ * Driver positions published once over MQTT reach PostgreSQL through the
+ * bridge (jetwire.driver_position, latest per driver, batched), including
+ * a position published while the bridge was down (its retained copy is read
+ * on reconnect), and the optional history.  Real PostgreSQL, mosquitto with
+ * the plugin, the bridge, libmosquitto clients.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge_harness.h"
+#include "harness.h"
+#include "jw_file.h"
+#include "migrate.h"
+#include "pg_harness.h"
+
+static struct jw_pg pg;
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s\n-> %s", sql, PQerrorMessage(c));
+	PQclear(r);
+}
+
+static void load_file(PGconn *c, const char *rel)
+{
+	char path[1024], err[512];
+	snprintf(path, sizeof(path), "%s/%s", getenv("JW_SOURCE_DIR"), rel);
+	char *sql = NULL;
+	size_t len;
+	ck_assert_msg(jw_read_file(path, 1u << 20, &sql, &len, err, sizeof(err)) == 0, "%s", err);
+	exec_ok(c, sql);
+	free(sql);
+}
+
+struct stack {
+	PGconn *db;
+	struct jw_broker broker;
+	struct jw_bridge bridge;
+};
+
+/* Database with the demo tables and capture, customers 1 and 2, merchant 1,
+ * drivers 1 and 2; a broker; the bridge, resynced. */
+static void stack_up(struct stack *s, const char *dbname, const char *extra_conf)
+{
+	char ci[600], err[2048];
+	ck_assert_msg(jw_pg_create_db(&pg, dbname, NULL, err, sizeof(err)) == 0, "%s", err);
+	jw_pg_conninfo(&pg, dbname, NULL, ci, sizeof(ci));
+	s->db = PQconnectdb(ci);
+	ck_assert_msg(PQstatus(s->db) == CONNECTION_OK, "%s", PQerrorMessage(s->db));
+	PQsetNoticeProcessor(s->db, NULL, NULL);
+	ck_assert_msg(jw_migrate(s->db, err, sizeof(err), NULL) == 0, "%s", err);
+	load_file(s->db, "schemas/demo/tables.sql");
+	load_file(s->db, "schemas/demo/capture.sql");
+	exec_ok(s->db, "INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
+			"INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (1, 'Fresh Press', 52.52, 13.405);"
+			"INSERT INTO drivers (id, name, rating, vehicle_type) VALUES (1, 'Dan', 4.8, 'BIKE'), "
+			"(2, 'Eve', 4.5, 'CAR')");
+	jw_broker_start(&s->broker, &(struct jw_broker_opts){0});
+	struct jw_bridge_opts o = {.database = ci, .mqtt_port = s->broker.port,
+		.secret_path = s->broker.secret_path, .extra_conf = extra_conf};
+	ck_assert_msg(jw_bridge_start(&s->bridge, &o, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void stack_down(struct stack *s)
+{
+	char err[256];
+	int code = -1;
+	ck_assert_msg(jw_bridge_stop(&s->bridge, &code, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(code == 0, "bridge exit %d, log %s", code, s->bridge.log_path);
+	jw_bridge_cleanup(&s->bridge);
+	jw_client_destroy_all();
+	jw_broker_stop(&s->broker);
+	PQfinish(s->db);
+}
+
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The stored row of a driver as "lat|lng|presence", or NULL. */
+static char *stored(PGconn *c, const char *driver)
+{
+	const char *values[1] = {driver};
+	PGresult *r = PQexecParams(c, "SELECT lat || '|' || lng || '|' || COALESCE(presence, '-') "
+			"FROM jetwire.driver_position WHERE driver_id = $1", 1, NULL, values, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	char *v = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+	PQclear(r);
+	return v;
+}
+
+/* Wait (up to 15 s) until the driver's stored row is `want`. */
+static void wait_stored(PGconn *c, const char *driver, const char *want)
+{
+	char *got = NULL;
+	for(int i = 0; i < 300; i++){
+		free(got);
+		got = stored(c, driver);
+		if(got && strcmp(got, want) == 0){
+			free(got);
+			return;
+		}
+		usleep(50000);
+	}
+	ck_abort_msg("driver %s stored '%s', want '%s'", driver, got ? got : "(nothing)", want);
+}
+
+static void publish(struct jw_client *d, const char *topic, const char *fmt, double a, double b)
+{
+	char payload[200];
+	snprintf(payload, sizeof(payload), fmt, a, b, now_ms());
+	ck_assert_int_eq(jw_client_publish(d, topic, payload, 1, true), 0);
+}
+
+START_TEST(latest_position_and_presence_are_stored)
+{
+	struct stack s;
+	stack_up(&s, "pos_latest", NULL);
+	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
+	struct jw_client *d2 = jw_connect_as(&s.broker, "driver", "2", NULL, 5);
+	/* A burst (within the plugin's default rate limit for drivers: 10 at
+	 * once): only the last of each driver matters. */
+	for(int i = 0; i < 8; i++){
+		publish(d1, "driver/1/location", "{\"lat\":%.4f,\"lng\":%.4f,\"ts\":%lld,\"heading\":90}",
+				52.5 + i / 1000.0, 13.4);
+	}
+	publish(d2, "driver/2/location", "{\"lat\":%.1f,\"lng\":%.1f,\"ts\":%lld}", -33.9, 151.2);
+	char presence[128];
+	snprintf(presence, sizeof(presence), "{\"status\":\"online\",\"ts\":%lld}", now_ms());
+	ck_assert_int_eq(jw_client_publish(d1, "driver/1/presence", presence, 1, true), 0);
+	wait_stored(s.db, "1", "52.507|13.4|online");
+	wait_stored(s.db, "2", "-33.9|151.2|-");
+	PGresult *r = PQexec(s.db, "SELECT heading, ts > now() - interval '1 minute' FROM jetwire.driver_position "
+			"WHERE driver_id = '1'");
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "90");
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), "t");
+	PQclear(r);
+	/* An older position (its ts says so) never overwrites a newer one. */
+	char old[160];
+	snprintf(old, sizeof(old), "{\"lat\":1.0,\"lng\":1.0,\"ts\":%lld}", now_ms() - 60000);
+	ck_assert_int_eq(jw_client_publish(d1, "driver/1/location", old, 1, false), 0);
+	publish(d2, "driver/2/location", "{\"lat\":%.1f,\"lng\":%.1f,\"ts\":%lld}", -34.0, 151.0);
+	wait_stored(s.db, "2", "-34|151|-");
+	wait_stored(s.db, "1", "52.507|13.4|online");
+	stack_down(&s);
+}
+END_TEST
+
+START_TEST(position_published_while_the_bridge_is_down_is_stored_after_restart)
+{
+	struct stack s;
+	stack_up(&s, "pos_restart", NULL);
+	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
+	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 48.85, 2.35);
+	wait_stored(s.db, "1", "48.85|2.35|-");
+	ck_assert_int_eq(jw_bridge_kill(&s.bridge), 0);
+	/* While no bridge runs: the broker keeps the retained copy. */
+	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 48.86, 2.36);
+	char err[512];
+	ck_assert_msg(jw_bridge_restart(&s.bridge, true, err, sizeof(err)) == 0, "%s", err);
+	wait_stored(s.db, "1", "48.86|2.36|-");
+	/* ... and live traffic still flows after the retained copies were read. */
+	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 48.87, 2.37);
+	wait_stored(s.db, "1", "48.87|2.37|-");
+	stack_down(&s);
+}
+END_TEST
+
+START_TEST(history_is_appended_when_configured)
+{
+	struct stack s;
+	stack_up(&s, "pos_history", "location_history true\nlocation_flush_ms 50\n");
+	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
+	for(int i = 0; i < 3; i++){
+		publish(d1, "driver/1/location", "{\"lat\":%.1f,\"lng\":%.1f,\"ts\":%lld}", 10.0 + i, 20.0);
+		char want[64];
+		snprintf(want, sizeof(want), "%d|20|-", 10 + i);
+		wait_stored(s.db, "1", want);
+	}
+	PGresult *r = PQexec(s.db, "SELECT count(*), min(lat), max(lat) FROM jetwire.driver_position_history "
+			"WHERE driver_id = '1'");
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "3");
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), "10");
+	ck_assert_str_eq(PQgetvalue(r, 0, 2), "12");
+	PQclear(r);
+	stack_down(&s);
+}
+END_TEST
+
+int main(void)
+{
+	char err[1024];
+	if(jw_pg_start(&pg, NULL, err, sizeof(err)) != 0){
+		fprintf(stderr, "it_positions: %s\n", err);
+		return 1;
+	}
+	Suite *s = suite_create("positions");
+	TCase *tc = tcase_create("positions");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, latest_position_and_presence_are_stored);
+	tcase_add_test(tc, position_published_while_the_bridge_is_down_is_stored_after_restart);
+	tcase_add_test(tc, history_is_appended_when_configured);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	jw_pg_stop(&pg, err, sizeof(err));
+	return failed ? 1 : 0;
+}
