@@ -629,22 +629,21 @@ int jwb_db_store_positions(struct jwb_db *db, const struct jwb_position *pos, si
 		const char *values[10];
 		for (int k = 0; k < 10; k++)
 			values[k] = a[k].s;
-		PGresult *res = exec_params(db, "storing driver positions", store_positions_sql, 10, values,
+		/* With history: one statement too (a data-modifying CTE), so the
+		 * history row and the latest position commit together. */
+		static const char history_cte[] =
+			"WITH history AS (INSERT INTO jetwire.driver_position_history"
+			" (driver_id, ts, lat, lng, heading, speed, accuracy, order_id)"
+			" SELECT d, to_timestamp(t / 1000.0), la, ln, h, sp, a, o"
+			" FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[],"
+			"             $6::float8[], $7::text[], $8::bigint[]) AS u(d, la, ln, h, sp, a, o, t)"
+			" WHERE t IS NOT NULL ON CONFLICT DO NOTHING) ";
+		char sql[sizeof(history_cte) + sizeof(store_positions_sql)];
+		snprintf(sql, sizeof(sql), "%s%s", history ? history_cte : "", store_positions_sql);
+		PGresult *res = exec_params(db, "storing driver positions", sql, 10, values,
 				PGRES_COMMAND_OK, errbuf, errlen);
 		rc = res ? 0 : -1;
 		PQclear(res);
-		if (rc == 0 && history) {
-			res = exec_params(db, "appending to jetwire.driver_position_history",
-					"INSERT INTO jetwire.driver_position_history"
-					" (driver_id, ts, lat, lng, heading, speed, accuracy, order_id)"
-					" SELECT d, to_timestamp(t / 1000.0), la, ln, h, sp, a, o"
-					" FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[],"
-					"             $6::float8[], $7::text[], $8::bigint[]) AS u(d, la, ln, h, sp, a, o, t)"
-					" WHERE t IS NOT NULL ON CONFLICT DO NOTHING",
-					8, values, PGRES_COMMAND_OK, errbuf, errlen);
-			rc = res ? 0 : -1;
-			PQclear(res);
-		}
 	}
 	for (int k = 0; k < 10; k++)
 		free(a[k].s);

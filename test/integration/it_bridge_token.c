@@ -19,45 +19,17 @@
 #include <unistd.h>
 
 #include "bridge_harness.h"
+#include "demo_db.h"
 #include "harness.h"
-#include "jw_file.h"
-#include "migrate.h"
 #include "pg_harness.h"
 
 static struct jw_pg pg;
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s\n-> %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
-
-static void load_file(PGconn *c, const char *rel)
-{
-	char path[1024], err[512];
-	snprintf(path, sizeof(path), "%s/%s", getenv("JW_SOURCE_DIR"), rel);
-	char *sql = NULL;
-	size_t len;
-	ck_assert_msg(jw_read_file(path, 1u << 20, &sql, &len, err, sizeof(err)) == 0, "%s", err);
-	exec_ok(c, sql);
-	free(sql);
-}
-
 /* A migrated demo database with capture, one customer and one merchant. */
 static PGconn *demo_db(const char *name, char *conninfo, size_t len)
 {
-	char err[2048];
-	ck_assert_msg(jw_pg_create_db(&pg, name, NULL, err, sizeof(err)) == 0, "%s", err);
-	jw_pg_conninfo(&pg, name, NULL, conninfo, len);
-	PGconn *c = PQconnectdb(conninfo);
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	PQsetNoticeProcessor(c, NULL, NULL);
-	ck_assert_msg(jw_migrate(c, err, sizeof(err), NULL) == 0, "%s", err);
-	load_file(c, "schemas/demo/tables.sql");
-	load_file(c, "schemas/demo/capture.sql");
-	exec_ok(c, "INSERT INTO customers (id, name) VALUES (1, 'Ada');"
+	PGconn *c = jw_demo_db(&pg, name, conninfo, len);
+	jw_exec_ok(c, "INSERT INTO customers (id, name) VALUES (1, 'Ada');"
 			"INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (1, 'Fresh Press', 52.52, 13.405)");
 	return c;
 }
@@ -68,7 +40,7 @@ static void order_reaches_customer(PGconn *c, struct jw_client *customer, int id
 	char sql[256], topic[64];
 	snprintf(sql, sizeof(sql), "INSERT INTO orders (id, order_number, customer_id, merchant_id) "
 			"VALUES (%d, 'T-%d', 1, 1)", id, id);
-	exec_ok(c, sql);
+	jw_exec_ok(c, sql);
 	snprintf(topic, sizeof(topic), "order/%d/status", id);
 	char *payload = jw_client_wait_message(customer, topic, 20000);
 	ck_assert_msg(payload != NULL, "customer 1 did not receive %s", topic);

@@ -16,31 +16,11 @@
 #include <time.h>
 
 #include "bridge_harness.h"
+#include "demo_db.h"
 #include "harness.h"
-#include "jw_file.h"
-#include "migrate.h"
 #include "pg_harness.h"
 
 static struct jw_pg pg;
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s\n-> %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
-
-static void load_file(PGconn *c, const char *rel)
-{
-	char path[1024], err[512];
-	snprintf(path, sizeof(path), "%s/%s", getenv("JW_SOURCE_DIR"), rel);
-	char *sql = NULL;
-	size_t len;
-	ck_assert_msg(jw_read_file(path, 1u << 20, &sql, &len, err, sizeof(err)) == 0, "%s", err);
-	exec_ok(c, sql);
-	free(sql);
-}
 
 struct stack {
 	PGconn *db;
@@ -53,15 +33,8 @@ struct stack {
 static void stack_up(struct stack *s, const char *dbname)
 {
 	char ci[600], err[2048];
-	ck_assert_msg(jw_pg_create_db(&pg, dbname, NULL, err, sizeof(err)) == 0, "%s", err);
-	jw_pg_conninfo(&pg, dbname, NULL, ci, sizeof(ci));
-	s->db = PQconnectdb(ci);
-	ck_assert_msg(PQstatus(s->db) == CONNECTION_OK, "%s", PQerrorMessage(s->db));
-	PQsetNoticeProcessor(s->db, NULL, NULL);
-	ck_assert_msg(jw_migrate(s->db, err, sizeof(err), NULL) == 0, "%s", err);
-	load_file(s->db, "schemas/demo/tables.sql");
-	load_file(s->db, "schemas/demo/capture.sql");
-	exec_ok(s->db, "INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
+	s->db = jw_demo_db(&pg, dbname, ci, sizeof(ci));
+	jw_exec_ok(s->db, "INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
 			"INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (1, 'Fresh Press', 52.52, 13.405);"
 			"INSERT INTO drivers (id, name, rating, vehicle_type) VALUES (1, 'Dan', 4.8, 'BIKE'), "
 			"(2, 'Eve', 4.5, 'CAR')");
@@ -89,7 +62,7 @@ static void stack_down(struct stack *s)
 static void change_and_wait(struct stack *s, struct jw_client *client, int order, const char *status,
 		const char *sql)
 {
-	exec_ok(s->db, sql);
+	jw_exec_ok(s->db, sql);
 	char topic[64], want[96];
 	snprintf(topic, sizeof(topic), "order/%d/status", order);
 	snprintf(want, sizeof(want), "\"status\":\"%s\"", status);
