@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mqtt_link.h"
 #include "outbox.h"
+#include "payload.h"
 #include "plan.h"
 #include "positions.h"
 #include "service_token.h"
@@ -676,6 +677,68 @@ static void collect_driver(const char **ids, size_t *n, const char *id)
 	ids[(*n)++] = id;
 }
 
+/* Offers (SPEC: when an order becomes ready for pickup, online drivers
+ * within a radius of the pickup point get one): a change that moves an
+ * active order into one of offer_statuses. */
+static bool offer_wanted(const struct jwb_config *cfg, const struct jwb_change *c)
+{
+	if (!c->entity || strcmp(c->entity, "order") != 0 || !c->op || !c->status || !c->merchant_id)
+		return false;
+	bool insert = strcmp(c->op, "insert") == 0;
+	if (!insert && strcmp(c->op, "update") != 0)
+		return false;
+	if (!insert && c->previous_status && strcmp(c->status, c->previous_status) == 0)
+		return false;
+	return jwb_config_status_offered(cfg, c->status);
+}
+
+/* Query the nearest online, available drivers and queue one offer each,
+ * after the order's own messages; not retained, expiring with the offer. */
+static void send_offers(struct bridge *b, const struct jwb_change *c)
+{
+	char err[512];
+	PGresult *res = NULL;
+	if (jwb_db_offers(b->db, c->merchant_id, b->cfg->offer_radius_m / 1000.0, b->cfg->offer_max_drivers,
+			b->cfg->offer_max_position_age, b->cfg->offer_availability, b->cfg->n_offer_availability,
+			&res, err, sizeof(err)) != 0) {
+		/* Offers are a convenience: a failing query must not stop the order. */
+		jwb_warn("no offers for order %s: %s", c->entity_id, err);
+		b->stats.offer_failures++;
+		if (!jwb_db_ok(b->db))
+			db_lost(b, err);
+		return;
+	}
+	if (!res)
+		return;
+	int64_t expires = now_ms() + (int64_t)b->cfg->offer_lifetime * 1000;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *driver = PQgetvalue(res, i, 0);
+		struct jwb_order_offer offer = {
+			.order_id = c->entity_id, .order_number = c->order_number,
+			.distance_km = strtod(PQgetvalue(res, i, 1), NULL),
+			.pickup_lat = strtod(PQgetvalue(res, i, 2), NULL),
+			.pickup_lng = strtod(PQgetvalue(res, i, 3), NULL),
+			.expires_ms = expires,
+		};
+		char why[256], topic[300];
+		char *json = jwb_check_id("driverId", driver, why, sizeof(why)) ?
+				jwb_payload_order_offer(&offer, why, sizeof(why)) : NULL;
+		if (!json) {
+			jwb_warn("offer of order %s to driver %s not sent: %s", c->entity_id, driver, why);
+			continue;
+		}
+		snprintf(topic, sizeof(topic), "driver/%s/offers", driver);
+		struct jwb_msg *m = jwb_msg_new(topic, json, strlen(json), 1, false, (uint32_t)b->cfg->offer_lifetime);
+		free(json);
+		if (m) {
+			m->ts_ms = c->ts_ms;
+			queue_one(b, m);
+			b->stats.offers_sent++;
+		}
+	}
+	PQclear(res);
+}
+
 static void stream_batch(struct bridge *b)
 {
 	char err[1024];
@@ -794,6 +857,14 @@ static void stream_batch(struct bridge *b)
 		}
 	}
 	queue_append(b, jwb_plan_take(b->plan));
+	for (size_t i = 0; b->db && i < batch.n; i++) {
+		const struct jwb_change *c = &batch.changes[i];
+		bool planned = false;
+		for (size_t k = 0; k < n_ok && !planned; k++)
+			planned = ok_ids[k] == c->id;
+		if (planned && offer_wanted(b->cfg, c))
+			send_offers(b, c);
+	}
 	uint64_t last = last_queued_seq(b);
 	for (size_t i = 0; i < n_ok; i++)
 		hold(b, ok_ids[i], last);

@@ -85,6 +85,12 @@ static const struct option options[] = {
 	INT(location_flush_ms, 10, 60000),
 	{"location_history", K_BOOL, F(location_history), 0, 0, 0},
 	INT(location_history_retention, 60, 31536000),
+	LIST(offer_statuses),
+	LIST(offer_availability),
+	INT(offer_radius_m, 100, 1000000),
+	INT(offer_max_drivers, 1, 100),
+	INT(offer_lifetime, 5, 3600),
+	INT(offer_max_position_age, 10, 86400),
 };
 
 #undef F
@@ -425,12 +431,20 @@ int jwb_config_defaults(struct jwb_config *cfg)
 	cfg->location_flush_ms = 1000;
 	cfg->location_history = false;
 	cfg->location_history_retention = 86400;
+	cfg->offer_radius_m = 5000;
+	cfg->offer_max_drivers = 5;
+	cfg->offer_lifetime = 60;
+	cfg->offer_max_position_age = 300;
 	bool ok = cfg->mqtt_host && cfg->mqtt_client_id && cfg->jwt_alg && cfg->jwt_secret_env
 		&& cfg->jwt_sub && cfg->jwt_role_claim;
 	if(ok){
 		ok = parse_list("statuses", DEFAULT_STATUSES, &cfg->statuses, &cfg->n_statuses, NULL, 0) == 0
 			&& parse_list("terminal_statuses", DEFAULT_TERMINAL_STATUSES, &cfg->terminal_statuses,
-					&cfg->n_terminal_statuses, NULL, 0) == 0;
+					&cfg->n_terminal_statuses, NULL, 0) == 0
+			&& parse_list("offer_statuses", "CONFIRMED,READY_FOR_DELIVERY", &cfg->offer_statuses,
+					&cfg->n_offer_statuses, NULL, 0) == 0
+			&& parse_list("offer_availability", "AVAILABLE", &cfg->offer_availability,
+					&cfg->n_offer_availability, NULL, 0) == 0;
 	}
 	if(!ok){
 		jwb_config_free(cfg);
@@ -482,6 +496,11 @@ bool jwb_config_status_known(const struct jwb_config *cfg, const char *status)
 bool jwb_config_status_terminal(const struct jwb_config *cfg, const char *status)
 {
 	return cfg != NULL && in_list(cfg->terminal_statuses, status);
+}
+
+bool jwb_config_status_offered(const struct jwb_config *cfg, const char *status)
+{
+	return cfg != NULL && in_list(cfg->offer_statuses, status);
 }
 
 /* ---- the file ---- */
@@ -754,6 +773,30 @@ static int finish(struct jwb_config *cfg, const struct origin *orig, char *errbu
 	for(size_t i = 0; i < cfg->n_terminal_statuses; i++){
 		if(!jwb_config_status_known(cfg, cfg->terminal_statuses[i])){
 			return fail(errbuf, errlen, "terminal_statuses: '%s' is not in statuses", cfg->terminal_statuses[i]);
+		}
+	}
+
+	/* The default offer_statuses name the platform's statuses; with other
+	 * statuses configured, keep only the defaults that still exist. */
+	if(orig->line[option_index(find_option("offer_statuses"))] == 0){
+		size_t keep = 0;
+		for(size_t i = 0; i < cfg->n_offer_statuses; i++){
+			if(jwb_config_status_known(cfg, cfg->offer_statuses[i])
+					&& !jwb_config_status_terminal(cfg, cfg->offer_statuses[i])){
+				cfg->offer_statuses[keep++] = cfg->offer_statuses[i];
+			}else{
+				free(cfg->offer_statuses[i]);
+			}
+		}
+		cfg->offer_statuses[keep] = NULL;
+		cfg->n_offer_statuses = keep;
+	}
+	for(size_t i = 0; i < cfg->n_offer_statuses; i++){
+		if(!jwb_config_status_known(cfg, cfg->offer_statuses[i])){
+			return fail(errbuf, errlen, "offer_statuses: '%s' is not in statuses", cfg->offer_statuses[i]);
+		}
+		if(jwb_config_status_terminal(cfg, cfg->offer_statuses[i])){
+			return fail(errbuf, errlen, "offer_statuses: '%s' is terminal", cfg->offer_statuses[i]);
 		}
 	}
 

@@ -58,6 +58,16 @@ struct jwb_config {
 	int location_flush_ms;     /* write at least this often, 1000 (10..60000) */
 	bool location_history;     /* also append to jetwire.driver_position_history, false */
 	int location_history_retention; /* seconds of history kept, 86400 (60..31536000) */
+
+	/* Offers (driver/{id}/offers) */
+	char **offer_statuses;     /* an order reaching one is offered; subset of statuses; NULL-terminated */
+	size_t n_offer_statuses;
+	char **offer_availability; /* driver availability values that take offers ("AVAILABLE") */
+	size_t n_offer_availability;
+	int offer_radius_m;        /* around the merchant's pickup point, 5000 (100..1000000) */
+	int offer_max_drivers;     /* nearest first, 5 (1..100) */
+	int offer_lifetime;        /* seconds: MQTT 5 message expiry and expiresAt, 60 (5..3600) */
+	int offer_max_position_age;/* seconds; older positions are not offered, 300 (10..86400) */
 	int log_interval;          /* seconds between stats log lines, 60 (1..86400) */
 };
 
@@ -77,5 +87,6 @@ void jwb_config_free(struct jwb_config *cfg);
 
 bool jwb_config_status_known(const struct jwb_config *cfg, const char *status);
 bool jwb_config_status_terminal(const struct jwb_config *cfg, const char *status);
+bool jwb_config_status_offered(const struct jwb_config *cfg, const char *status);
 
 #endif

@@ -17,6 +17,7 @@ struct jwb_db {
 	PGconn *conn;
 	char *driver_sql;        /* jetwire.driver_lookup_sql(), NULL when none */
 	char *tracker_sql;       /* jetwire.tracker_keep_sql(), NULL when none */
+	char *offer_sql;         /* jetwire.offer_sql(), NULL when none */
 	bool in_resync;
 };
 
@@ -86,6 +87,15 @@ static int load_driver_sql(struct jwb_db *db, char *errbuf, size_t errlen)
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		db->tracker_sql = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	res = exec_params(db, "reading jetwire.offer_sql()", "SELECT jetwire.offer_sql()", 0,
+			NULL, PGRES_TUPLES_OK, errbuf, errlen);
+	if (!res)
+		return -1;
+	free(db->offer_sql);
+	db->offer_sql = NULL;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		db->offer_sql = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
 	return 0;
 }
 
@@ -138,6 +148,7 @@ void jwb_db_close(struct jwb_db *db)
 		PQfinish(db->conn);
 	free(db->driver_sql);
 	free(db->tracker_sql);
+	free(db->offer_sql);
 	free(db);
 }
 
@@ -664,6 +675,29 @@ int jwb_db_trim_history(struct jwb_db *db, int retention_s, int64_t *deleted, ch
 	*deleted = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return 0;
+}
+
+int jwb_db_offers(struct jwb_db *db, const char *merchant_id, double radius_km, int max_drivers,
+		int max_position_age, char *const *availability, size_t n_availability, PGresult **res,
+		char *errbuf, size_t errlen)
+{
+	*res = NULL;
+	if (!db->offer_sql)
+		return 0;
+	char radius[32], max[16], age[16];
+	snprintf(radius, sizeof(radius), "%.3f", radius_km);
+	snprintf(max, sizeof(max), "%d", max_drivers);
+	snprintf(age, sizeof(age), "%d", max_position_age);
+	char *avail = text_array((const char *const *)availability, n_availability);
+	if (!avail) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	const char *values[5] = {merchant_id, radius, max, age, avail};
+	*res = exec_params(db, "finding drivers to offer an order to", db->offer_sql, 5, values,
+			PGRES_TUPLES_OK, errbuf, errlen);
+	free(avail);
+	return *res ? 0 : -1;
 }
 
 int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen)

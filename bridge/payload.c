@@ -558,3 +558,41 @@ char *jwb_payload_notification(const struct jwb_notification *p, char *errbuf, s
 	ok = ok && add_timestamp(o, "timestamp", p->ts_ms);
 	return finish(o, ok, errbuf, errlen);
 }
+
+char *jwb_payload_order_offer(const struct jwb_order_offer *p, char *errbuf, size_t errlen)
+{
+	if(p == NULL){
+		set_err(errbuf, errlen, "orderOffer is NULL");
+		return NULL;
+	}
+	if(!jwb_check_id("orderId", p->order_id, errbuf, errlen)) return NULL;
+	if(!check_str("orderNumber", p->order_number, false, 0, JWB_ORDER_NUMBER_MAX, errbuf, errlen)) return NULL;
+	if(!isfinite(p->pickup_lat) || p->pickup_lat < -90 || p->pickup_lat > 90 ||
+	   !isfinite(p->pickup_lng) || p->pickup_lng < -180 || p->pickup_lng > 180){
+		set_err(errbuf, errlen, "pickup %g,%g is out of range", p->pickup_lat, p->pickup_lng);
+		return NULL;
+	}
+	if(!isfinite(p->distance_km) || p->distance_km < 0){
+		set_err(errbuf, errlen, "distanceKm is not a number >= 0");
+		return NULL;
+	}
+	struct json_object *o = json_object_new_object();
+	struct json_object *pickup = json_object_new_object();
+	if(o == NULL || pickup == NULL){
+		json_object_put(o);
+		json_object_put(pickup);
+		set_err(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	/* three decimals of a kilometre: metres are enough for "how far" */
+	double km = round(p->distance_km * 1000.0) / 1000.0;
+	/* pickup belongs to o from the first add on (add_obj frees it on failure) */
+	bool ok = add_obj(o, "pickup", pickup)
+		&& add_obj(pickup, "lat", new_double_short(p->pickup_lat))
+		&& add_obj(pickup, "lng", new_double_short(p->pickup_lng))
+		&& add_str(o, "orderId", p->order_id)
+		&& add_str(o, "orderNumber", p->order_number)
+		&& add_obj(o, "distanceKm", new_double_short(km))
+		&& add_timestamp(o, "expiresAt", p->expires_ms);
+	return finish(o, ok, errbuf, errlen);
+}

@@ -58,6 +58,15 @@ char *jwb_payload_order_status(const struct jwb_order_status *p, char *errbuf, s
 char *jwb_payload_driver_assignment(const struct jwb_driver_assignment *p, char *errbuf, size_t errlen);
 char *jwb_payload_notification(const struct jwb_notification *p, char *errbuf, size_t errlen);
 
+struct jwb_order_offer {
+	const char *order_id;        /* required */
+	const char *order_number;    /* may be NULL */
+	double pickup_lat, pickup_lng;
+	double distance_km;
+	int64_t expires_ms;          /* epoch milliseconds */
+};
+char *jwb_payload_order_offer(const struct jwb_order_offer *p, char *errbuf, size_t errlen);
+
 /* Format epoch milliseconds as RFC 3339 UTC with milliseconds into out
  * (>= 25 bytes). */
 void jwb_format_timestamp(int64_t ts_ms, char *out, size_t outlen);

@@ -29,8 +29,16 @@ SELECT jetwire.install_capture('public.notifications', 'notification', '{
 -- Drivers are looked up, not captured: the bridge reads the name, rating
 -- and vehicle of an assigned driver into order/{id}/driver.
 SELECT jetwire.install_capture('public.drivers', 'driver', '{
-    "id":          "id",
-    "name":        "name",
-    "rating":      "rating",
-    "vehicleType": "vehicle_type"
+    "id":           "id",
+    "name":         "name",
+    "rating":       "rating",
+    "vehicleType":  "vehicle_type",
+    "availability": "availability"
+}');
+
+-- Merchants are looked up too: where offers are measured from.
+SELECT jetwire.install_capture('public.merchants', 'merchant', '{
+    "id":        "id",
+    "pickupLat": "pickup_lat",
+    "pickupLng": "pickup_lng"
 }');
