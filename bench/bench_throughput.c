@@ -7,7 +7,11 @@
  *   publishers   S service clients publishing order/<o>/status for the
  *                bench orders, D driver clients publishing
  *                driver/<self>/location; the fixed message count is split
- *                evenly among them.
+ *                evenly among them.  Driver payloads are valid locations
+ *                (fresh ts each run, padded with spaces to --payload bytes,
+ *                at most 512), so the plugin's payload check runs on each
+ *                of them; its rate limit is set to 1,000,000/s so the
+ *                bucket is updated on every message but never refuses.
  *   subscribers  M customers, each with K orders (party and tracker
  *                relations pushed over $CONTROL before the run), subscribed
  *                to order/<o>/status for each order and driver/<d>/location
@@ -42,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_broker.h"
@@ -100,6 +105,7 @@ struct world {
 	int qos;
 	const struct opts *o;
 	char payload[4096];
+	char loc_payload[520];     /* drivers: a valid location (build_location) */
 };
 
 static void order_id(int o, char *buf, size_t len) { snprintf(buf, len, "%d", 9000000 + o); }
@@ -213,6 +219,19 @@ static void build_payload(struct world *w)
 	w->payload[n] = '\0';
 }
 
+/* A location the plugin accepts (docs/security.md): ts is now, so it is
+ * rebuilt before each run (location_max_skew is 300 s). */
+static void build_location(struct world *w)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int n = snprintf(w->loc_payload, sizeof(w->loc_payload), "{\"lat\":52.3702,\"lng\":4.8952,\"ts\":%lld,"
+			"\"heading\":90,\"speed\":8.5}", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	size_t want = w->o->payload < 512 ? w->o->payload : 512;
+	while((size_t)n < want) w->loc_payload[n++] = ' ';
+	w->loc_payload[n] = '\0';
+}
+
 static void push_relations(struct world *w)
 {
 	const struct opts *o = w->o;
@@ -286,7 +305,9 @@ static void world_setup(struct world *w, enum bb_kind kind, const struct opts *o
 	build_payload(w);
 	/* both brokers: no limit on queued QoS 0 messages (the default 1000
 	 * per client drops QoS 0 deliveries to a slow subscriber) */
-	struct bb_opts bo = {.kind = kind, .alg = BB_HS256, .extra_conf = "max_queued_messages 0"};
+	struct bb_opts bo = {.kind = kind, .alg = BB_HS256,
+		.extra_conf = kind == BB_PLUGIN ? "max_queued_messages 0\nplugin_opt_location_rate *:1000000/1000000"
+			: "max_queued_messages 0"};
 	if(bb_start(&w->b, &bo) != 0) bb_die("broker did not start");
 	if(kind == BB_PLUGIN) push_relations(w);
 	/* the plain broker gets tokens too (it ignores them): same packets */
@@ -446,7 +467,7 @@ static void *pub_thread(void *arg)
 	for(int i = 0; i < n; i++) cs[i] = &w->pubs[i];
 	const struct opts *o = w->o;
 	int n_orders = o->subscribers * o->orders_per_customer;
-	size_t plen = strlen(w->payload);
+	size_t plen = strlen(w->payload), loc_len = strlen(w->loc_payload);
 	for(;;){
 		bool all_done = true, more = false;
 		for(int i = 0; i < n; i++){
@@ -468,7 +489,9 @@ static void *pub_thread(void *arg)
 				}else{
 					snprintf(topic, sizeof(topic), "driver/bd%d/location", c->index);
 				}
-				int rc = mosquitto_publish_v5(c->m, NULL, topic, (int)plen, w->payload, w->qos, false, NULL);
+				bool loc = c->role != R_PUB_SERVICE;
+				int rc = mosquitto_publish_v5(c->m, NULL, topic, (int)(loc ? loc_len : plen),
+						loc ? w->loc_payload : w->payload, w->qos, false, NULL);
 				if(rc != MOSQ_ERR_SUCCESS) bb_die("%s: publish failed: %s", c->id, mosquitto_strerror(rc));
 				c->sent++;
 			}
@@ -506,6 +529,7 @@ static struct result run_once(struct world *w, int qos, size_t messages)
 {
 	const struct opts *o = w->o;
 	w->qos = qos;
+	build_location(w);
 	atomic_store(&w->entitled_received, 0);
 	atomic_store(&w->all_received, 0);
 	atomic_store(&w->stop, false);

@@ -7,7 +7,9 @@
  *   plugin_auth.c     CONNECT (password) and enhanced auth / re-auth
  *   plugin_acl.c      every publish, subscribe and delivery
  *   plugin_control.c  $CONTROL/jetwire/v1 commands
- *   plugin_clients.c  per-connection state (token expiry, identity)
+ *   plugin_message.c  what drivers publish on driver/{id}/location, presence
+ *   plugin_clients.c  per-connection state (token expiry, identity,
+ *                     publish rate buckets)
  *   plugin_tick.c     periodic work: expiry kicks, ACL reload, relation expiry
  *   plugin_stats.c    counters and their $SYS publication
  *
@@ -24,6 +26,8 @@
 
 #include "acl.h"
 #include "options.h"
+#include "payload_check.h"
+#include "rate_limit.h"
 #include "relations.h"
 #include "token.h"
 
@@ -41,6 +45,21 @@ enum jw_auth_refusal {
 	JW_REFUSE_COUNT
 };
 
+/* Why a publish on driver/{id}/location or presence was refused: the
+ * payload verdicts, then the rate limit.  Names: jw_publish_refusal_name(). */
+enum jw_publish_refusal {
+	JW_PUB_RATE_LIMITED = JW_PV_COUNT,
+	JW_PUB_REFUSAL_COUNT
+};
+
+/* Per connection: one bucket per payload kind, and the state of the
+ * rate-limited refusal log line. */
+struct jw_publish_state {
+	struct jw_bucket bucket[JW_PAYLOAD_KIND_COUNT];
+	int64_t log_next_ns;       /* monotonic; no refusal line before this */
+	uint64_t log_suppressed;   /* refusals not logged since the last line */
+};
+
 struct jw_stats {
 	uint64_t connects_by_role[JW_MAX_ROLES];   /* accepted, total */
 	int64_t active_by_role[JW_MAX_ROLES];      /* connected now */
@@ -51,6 +70,7 @@ struct jw_stats {
 	uint64_t acl_reloads, acl_reload_failures;
 	uint64_t control_commands, control_errors;
 	uint64_t relations_expired;
+	uint64_t publish_refused[JW_PUB_REFUSAL_COUNT]; /* index: verdict or JW_PUB_RATE_LIMITED */
 };
 
 struct jw_conn;   /* plugin_clients.c */
@@ -87,6 +107,11 @@ const char *jw_refusal_name(int reason);
 /* plugin_acl.c */
 int jw_on_acl_check(int event, void *event_data, void *userdata);
 
+/* plugin_message.c */
+int jw_on_message(int event, void *event_data, void *userdata);
+const char *jw_publish_refusal_name(int refusal);
+int64_t jw_monotonic_ns(void);
+
 /* plugin_control.c */
 int jw_on_control(int event, void *event_data, void *userdata);
 
@@ -97,6 +122,8 @@ struct jw_conn *jw_conn_find(struct jw_plugin *p, const struct mosquitto *client
 const struct jw_principal *jw_conn_principal(const struct jw_conn *c);
 void jw_conn_update_expiry(struct jw_conn *c, int64_t exp);
 bool jw_conn_is_enhanced(const struct jw_conn *c);
+/* The connection's publish buckets and log state (owned by the entry). */
+struct jw_publish_state *jw_conn_publish_state(struct jw_conn *c);
 int jw_on_disconnect(int event, void *event_data, void *userdata);
 /* Disconnect every client whose token expired (called from the tick). */
 void jw_conn_kick_expired(struct jw_plugin *p);

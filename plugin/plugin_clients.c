@@ -25,6 +25,7 @@ struct jw_conn {
 	int role_idx;
 	bool enhanced;                 /* authenticated with AUTH method "jwt" */
 	bool kick_queued;
+	struct jw_publish_state pub;
 	UT_hash_handle hh;
 };
 
@@ -32,6 +33,7 @@ int jw_conn_add(struct jw_plugin *p, struct mosquitto *client, const struct jw_p
 		bool enhanced)
 {
 	struct jw_conn *c = jw_conn_find(p, client);
+	bool fresh = c == NULL;
 	if(c == NULL){
 		c = calloc(1, sizeof(*c));
 		if(c == NULL) return MOSQ_ERR_NOMEM;
@@ -46,6 +48,15 @@ int jw_conn_add(struct jw_plugin *p, struct mosquitto *client, const struct jw_p
 	c->kick_queued = false;
 	c->role_idx = jw_role_index(p, who->role);
 	if(c->role_idx >= 0) p->stats.active_by_role[c->role_idx]++;
+	if(fresh){
+		int64_t now_ns = jw_monotonic_ns();
+		for(int k = 0; k < JW_PAYLOAD_KIND_COUNT; k++){
+			struct jw_rate r = jw_options_rate(&p->opts, (enum jw_payload_kind)k, c->role_idx);
+			jw_bucket_init(&c->pub.bucket[k], &r, now_ns);
+		}
+		c->pub.log_next_ns = 0;
+		c->pub.log_suppressed = 0;
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -70,6 +81,11 @@ void jw_conn_update_expiry(struct jw_conn *c, int64_t exp)
 bool jw_conn_is_enhanced(const struct jw_conn *c)
 {
 	return c->enhanced;
+}
+
+struct jw_publish_state *jw_conn_publish_state(struct jw_conn *c)
+{
+	return &c->pub;
 }
 
 static void remove_conn(struct jw_plugin *p, struct jw_conn *c)

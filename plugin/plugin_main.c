@@ -33,6 +33,9 @@ static const struct {
 	{MOSQ_EVT_EXT_AUTH_CONTINUE, jw_on_ext_auth_continue, JW_AUTH_METHOD},
 	{MOSQ_EVT_ACL_CHECK, jw_on_acl_check, NULL},
 	{MOSQ_EVT_CONTROL, jw_on_control, JW_CONTROL_TOPIC},
+	/* every PUBLISH that passed the ACL (not wills, not $CONTROL):
+	 * plugin_message.c checks driver location and presence */
+	{MOSQ_EVT_MESSAGE, jw_on_message, NULL},
 	{MOSQ_EVT_DISCONNECT, jw_on_disconnect, NULL},
 	{MOSQ_EVT_TICK, jw_on_tick, NULL},
 	{MOSQ_EVT_RELOAD, jw_on_reload, NULL},

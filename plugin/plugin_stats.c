@@ -64,4 +64,11 @@ void jw_stats_publish(struct jw_plugin *p)
 	publish(p, &slot, "relations/expired", (int64_t)s->relations_expired);
 	publish(p, &slot, "control/commands", (int64_t)s->control_commands);
 	publish(p, &slot, "control/errors", (int64_t)s->control_errors);
+	uint64_t refused_total = 0;
+	for(int r = 1; r < JW_PUB_REFUSAL_COUNT; r++){
+		snprintf(name, sizeof(name), "publish/refused/%s", jw_publish_refusal_name(r));
+		publish(p, &slot, name, (int64_t)s->publish_refused[r]);
+		refused_total += s->publish_refused[r];
+	}
+	publish(p, &slot, "publish/refused/total", (int64_t)refused_total);
 }

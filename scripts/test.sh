@@ -159,7 +159,7 @@ else
 	# it exit 99 on SIGTERM, which the test asserts is 0.
 	supp="$root/test/valgrind/mosquitto-2.0.11.supp"
 	run_ctest "valgrind" "$dir" JW_VALGRIND=1 VALGRIND_OPTS="--suppressions=$supp" \
-		-- --no-tests=error -R 'it_smoke|it_acl|it_auth|it_control|it_bridge_token'
+		-- --no-tests=error -R 'it_smoke|it_acl|it_auth|it_control|it_bridge_token|it_location'
 fi
 
 finish

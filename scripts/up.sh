@@ -220,7 +220,7 @@ Try it, each command in its own terminal, after the exports above:
   # order 1002 is not customer 42's: nothing arrives
   mosquitto_pub $m -i service-bridge -P "\$SERVICE_TOKEN" -q 1 -r -t order/1002/status -m '{"orderId":"1002","status":"PENDING","version":1}'
   # driver 9 publishes its location: customer 42 (its tracker) receives it
-  mosquitto_pub $m -i driver-9 -P "\$DRIVER_TOKEN" -q 1 -r -t driver/9/location -m '{"lat":52.52,"lng":13.40,"ts":1735689600000}'
+  mosquitto_pub $m -i driver-9 -P "\$DRIVER_TOKEN" -q 1 -r -t driver/9/location -m "{\"lat\":52.52,\"lng\":13.40,\"ts\":\$(date +%s%3N)}"
   # driver 9 may not publish as driver 8: PUBACK 0x87 (not authorized)
   mosquitto_pub $m -i driver-9 -P "\$DRIVER_TOKEN" -q 1 -t driver/8/location -m '{}'
   # the merchant's notifications; admin's view of the plugin counters

@@ -9,6 +9,12 @@
 
 #include "jw_file.h"
 
+/* docs/configuration.md: a driver sends a location every 15 s or 100 m
+ * (the seed app), so one a second with bursts of ten is over ten times
+ * that, and a flood of 100/s is cut to 1/s.  Presence changes far less. */
+#define JW_DEFAULT_LOCATION_RATE "*:1/10"
+#define JW_DEFAULT_PRESENCE_RATE "*:0.2/5"
+
 int jw_options_init(struct jw_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -19,6 +25,10 @@ int jw_options_init(struct jw_options *o)
 	o->acl_reload_interval_s = 2;
 	o->token.cache_entries = 4096;
 	o->stats_interval_s = 10;
+	o->location_max_skew_s = 300;
+	o->rate_csv[JW_PAYLOAD_LOCATION] = strdup(JW_DEFAULT_LOCATION_RATE);
+	o->rate_csv[JW_PAYLOAD_PRESENCE] = strdup(JW_DEFAULT_PRESENCE_RATE);
+	if(o->rate_csv[JW_PAYLOAD_LOCATION] == NULL || o->rate_csv[JW_PAYLOAD_PRESENCE] == NULL) return -1;
 	return 0;
 }
 
@@ -30,6 +40,7 @@ void jw_options_clear(struct jw_options *o)
 	free(o->secret_env);
 	free(o->public_key_file);
 	free(o->clientid_exempt_csv);
+	for(int k = 0; k < JW_PAYLOAD_KIND_COUNT; k++) free(o->rate_csv[k]);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -62,6 +73,86 @@ static int set_str(char **dst, const char *v)
 	if(s == NULL) return -1;
 	free(*dst);
 	*dst = s;
+	return 0;
+}
+
+/*
+ * "ROLE:RATE/BURST[, ROLE:RATE/BURST...]", ROLE a role name or "*" (every
+ * role not listed), RATE/BURST as jw_rate_parse() (or "off").  Empty: no
+ * limit.  With `tok` NULL only the syntax is checked; otherwise `out` gets
+ * the rate of every role of tok->roles.  Returns 0, or -1 with the reason
+ * in why.
+ */
+static int parse_rate_list(const char *csv, const struct jw_token_config *tok,
+		struct jw_rate out[JW_MAX_ROLES], char *why, size_t whylen)
+{
+	struct jw_rate any = {0, 0};
+	bool listed[JW_MAX_ROLES] = {false};
+	bool any_set = false;
+	char names[JW_MAX_ROLES + 1][JW_ROLE_MAX + 1];
+	size_t n_names = 0;
+	const char *p = csv;
+
+	if(out) for(size_t i = 0; i < JW_MAX_ROLES; i++) out[i] = any;
+	for(;;){
+		while(*p == ' ' || *p == ',') p++;
+		if(*p == '\0') break;
+		const char *e = p;
+		while(*e && *e != ',') e++;
+		const char *last = e;
+		while(last > p && last[-1] == ' ') last--;
+		const char *colon = memchr(p, ':', (size_t)(last - p));
+		if(colon == NULL || colon == p){
+			snprintf(why, whylen, "'%.*s': expected ROLE:RATE/BURST (e.g. driver:1/10) or ROLE:off",
+					(int)(last - p), p);
+			return -1;
+		}
+		size_t rlen = (size_t)(colon - p);
+		struct jw_rate r;
+		if(jw_rate_parse(colon + 1, (size_t)(last - colon - 1), &r) != 0){
+			snprintf(why, whylen, "'%.*s': expected RATE/BURST after the role: RATE messages a second"
+					" (0.001..1000000, at most 3 decimals), BURST 1..1000000; or off",
+					(int)(last - p), p);
+			return -1;
+		}
+		if(rlen > JW_ROLE_MAX){
+			snprintf(why, whylen, "'%.*s': role name too long", (int)rlen, p);
+			return -1;
+		}
+		for(size_t i = 0; i < n_names; i++){
+			if(strlen(names[i]) == rlen && memcmp(names[i], p, rlen) == 0){
+				snprintf(why, whylen, "role '%.*s' listed twice", (int)rlen, p);
+				return -1;
+			}
+		}
+		if(n_names == JW_MAX_ROLES + 1){
+			snprintf(why, whylen, "too many entries");
+			return -1;
+		}
+		memcpy(names[n_names], p, rlen);
+		names[n_names++][rlen] = '\0';
+		if(rlen == 1 && p[0] == '*'){
+			any = r;
+			any_set = true;
+		}else if(tok){
+			size_t i;
+			for(i = 0; i < tok->role_count; i++){
+				if(strlen(tok->roles[i]) == rlen && memcmp(tok->roles[i], p, rlen) == 0) break;
+			}
+			if(i == tok->role_count){
+				snprintf(why, whylen, "'%.*s' is not one of the roles", (int)rlen, p);
+				return -1;
+			}
+			out[i] = r;
+			listed[i] = true;
+		}
+		p = e;
+	}
+	if(out && any_set){
+		for(size_t i = 0; i < JW_MAX_ROLES; i++){
+			if(!listed[i]) out[i] = any;
+		}
+	}
 	return 0;
 }
 
@@ -130,6 +221,17 @@ int jw_options_set(struct jw_options *o, const char *key, const char *value,
 		if(parse_int(value, 1, 86400, &n)) return bad(errbuf, errlen, key, "expected seconds, 1..86400");
 		o->stats_interval_s = (int)n;
 		return 0;
+	}
+	if(!strcmp(key, "location_max_skew")){
+		if(parse_int(value, 0, 86400 * 366, &n)) return bad(errbuf, errlen, key, "expected seconds, 0..31622400 (0 disables)");
+		o->location_max_skew_s = (int)n;
+		return 0;
+	}
+	if(!strcmp(key, "location_rate") || !strcmp(key, "presence_rate")){
+		int kind = !strcmp(key, "location_rate") ? JW_PAYLOAD_LOCATION : JW_PAYLOAD_PRESENCE;
+		char why[256];
+		if(parse_rate_list(value, NULL, NULL, why, sizeof(why)) != 0) return bad(errbuf, errlen, key, why);
+		return set_str(&o->rate_csv[kind], value) ? bad(errbuf, errlen, key, "out of memory") : 0;
 	}
 	return bad(errbuf, errlen, key, "unknown option (see docs/configuration.md)");
 }
@@ -219,7 +321,24 @@ int jw_options_finish(struct jw_options *o, char *errbuf, size_t errlen)
 		o->clientid_exempt_mask |= 1u << i;
 	}
 	free(copy);
+	static const char *const rate_keys[JW_PAYLOAD_KIND_COUNT] = {
+		[JW_PAYLOAD_LOCATION] = "location_rate", [JW_PAYLOAD_PRESENCE] = "presence_rate",
+	};
+	for(int k = 0; k < JW_PAYLOAD_KIND_COUNT; k++){
+		char why[256];
+		if(parse_rate_list(o->rate_csv[k] ? o->rate_csv[k] : "", &o->token, o->rate[k], why, sizeof(why)) != 0){
+			snprintf(errbuf, errlen, "option %s: %s", rate_keys[k], why);
+			return -1;
+		}
+	}
 	return load_key(o, errbuf, errlen);
+}
+
+struct jw_rate jw_options_rate(const struct jw_options *o, enum jw_payload_kind kind, int role_idx)
+{
+	struct jw_rate none = {0, 0};
+	if((unsigned)kind >= JW_PAYLOAD_KIND_COUNT || role_idx < 0 || role_idx >= JW_MAX_ROLES) return none;
+	return o->rate[kind][role_idx];
 }
 
 bool jw_options_clientid_exempt(const struct jw_options *o, const char *role)

@@ -88,6 +88,9 @@ START_TEST(has_documented_defaults)
 	ck_assert_ptr_null(o.token.audience);
 	ck_assert_int_eq(o.acl_reload_interval_s, 2);
 	ck_assert_int_eq(o.stats_interval_s, 10);
+	ck_assert_int_eq(o.location_max_skew_s, 300);
+	ck_assert_str_eq(o.rate_csv[JW_PAYLOAD_LOCATION], "*:1/10");
+	ck_assert_str_eq(o.rate_csv[JW_PAYLOAD_PRESENCE], "*:0.2/5");
 }
 END_TEST
 
@@ -125,6 +128,13 @@ START_TEST(refuses_bad_values)
 		{"stats_interval", "0"}, {"stats_interval", "1.5"},
 		{"expiry_grace", "5"},
 		{"jwt_cache_size", "-1"}, {"jwt_cache_size", "1048577"}, {"jwt_cache_size", "lots"},
+		{"location_max_skew", "-1"}, {"location_max_skew", "5m"}, {"location_max_skew", ""},
+		{"location_max_skew", "31622401"},
+		{"location_rate", "driver"}, {"location_rate", "driver:"}, {"location_rate", ":1/10"},
+		{"location_rate", "driver:1"}, {"location_rate", "driver:0/10"}, {"location_rate", "driver:1/0"},
+		{"location_rate", "driver:1/10,driver:2/10"}, {"location_rate", "*:1/10,*:off"},
+		{"location_rate", "driver:1.0001/10"}, {"location_rate", "driver:1/10;admin:off"},
+		{"presence_rate", "driver:fast"}, {"presence_rate", "driver:-1/5"},
 	};
 	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) set_fails(cases[i].key, cases[i].value);
 }
@@ -166,6 +176,13 @@ START_TEST(applies_good_values)
 	ck_assert_int_eq(o.acl_reload_interval_s, 0);
 	set_ok("stats_interval", "86400");
 	ck_assert_int_eq(o.stats_interval_s, 86400);
+	set_ok("location_max_skew", "0");
+	ck_assert_int_eq(o.location_max_skew_s, 0);
+	set_ok("location_max_skew", "60");
+	ck_assert_int_eq(o.location_max_skew_s, 60);
+	set_ok("location_rate", "driver:2/20, admin:off");
+	ck_assert_str_eq(o.rate_csv[JW_PAYLOAD_LOCATION], "driver:2/20, admin:off");
+	set_ok("presence_rate", "");
 	/* a later line wins */
 	set_ok("acl_file", "/a.acl");
 	set_ok("acl_file", "/b.acl");
@@ -435,6 +452,77 @@ START_TEST(default_exemptions_skip_roles_that_are_not_configured)
 }
 END_TEST
 
+/* ---- publish rate limits, resolved per role at finish ---- */
+
+static void expect_rate(enum jw_payload_kind k, const char *role, uint32_t rate_milli, uint32_t burst)
+{
+	int idx = -1;
+	for(size_t i = 0; i < o.token.role_count; i++){
+		if(!strcmp(o.token.roles[i], role)) idx = (int)i;
+	}
+	ck_assert_msg(idx >= 0, "no role %s", role);
+	struct jw_rate r = jw_options_rate(&o, k, idx);
+	ck_assert_msg(r.rate_milli == rate_milli && r.burst == burst, "%s %s: %u/%u, want %u/%u",
+			jw_payload_kind_name(k), role, (unsigned)r.rate_milli, (unsigned)r.burst,
+			(unsigned)rate_milli, (unsigned)burst);
+}
+
+START_TEST(limits_every_role_by_default)
+{
+	use_secret_file(SECRET40, 0600);
+	finish_ok();
+	for(size_t i = 0; i < o.token.role_count; i++){
+		expect_rate(JW_PAYLOAD_LOCATION, o.token.roles[i], 1000, 10);
+		expect_rate(JW_PAYLOAD_PRESENCE, o.token.roles[i], 200, 5);
+	}
+	/* an unknown role index is not limited (no such connection exists) */
+	ck_assert_uint_eq(jw_options_rate(&o, JW_PAYLOAD_LOCATION, -1).rate_milli, 0);
+}
+END_TEST
+
+START_TEST(limits_listed_roles_and_the_rest_by_star)
+{
+	use_secret_file(SECRET40, 0600);
+	set_ok("location_rate", "driver:2/20, *:0.5/2 ,admin:off");
+	set_ok("presence_rate", "driver:1/3");
+	finish_ok();
+	expect_rate(JW_PAYLOAD_LOCATION, "driver", 2000, 20);
+	expect_rate(JW_PAYLOAD_LOCATION, "admin", 0, 0);
+	expect_rate(JW_PAYLOAD_LOCATION, "customer", 500, 2);
+	expect_rate(JW_PAYLOAD_PRESENCE, "driver", 1000, 3);
+	/* without "*", roles not listed are not limited */
+	expect_rate(JW_PAYLOAD_PRESENCE, "customer", 0, 0);
+}
+END_TEST
+
+START_TEST(empty_rate_list_limits_nobody)
+{
+	use_secret_file(SECRET40, 0600);
+	set_ok("location_rate", "");
+	finish_ok();
+	expect_rate(JW_PAYLOAD_LOCATION, "driver", 0, 0);
+}
+END_TEST
+
+START_TEST(resolves_rate_roles_after_all_roles_are_known)
+{
+	use_secret_file(SECRET40, 0600);
+	set_ok("location_rate", "courier:3/4");
+	set_ok("roles", "courier,shop,ops");
+	finish_ok();
+	expect_rate(JW_PAYLOAD_LOCATION, "courier", 3000, 4);
+	expect_rate(JW_PAYLOAD_LOCATION, "shop", 0, 0);
+}
+END_TEST
+
+START_TEST(refuses_rate_for_a_role_that_is_not_a_role)
+{
+	use_secret_file(SECRET40, 0600);
+	set_ok("presence_rate", "driver:1/3,courier:1/1");
+	finish_fails("option presence_rate: 'courier' is not one of the roles");
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -470,6 +558,15 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, loads_pem_public_key_for_public_key_algs);
 	tcase_add_test(tc, refuses_secret_file_with_a_public_key_alg);
 	tcase_add_test(tc, refuses_key_file_that_is_not_a_pem_public_key);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("publish_rate");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, limits_every_role_by_default);
+	tcase_add_test(tc, limits_listed_roles_and_the_rest_by_star);
+	tcase_add_test(tc, empty_rate_list_limits_nobody);
+	tcase_add_test(tc, resolves_rate_roles_after_all_roles_are_known);
+	tcase_add_test(tc, refuses_rate_for_a_role_that_is_not_a_role);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("clientid_exempt");
