@@ -835,15 +835,15 @@ static void stream_batch(struct bridge *b)
 	}
 	jwb_plan_set_tracker_check(b->plan, jwb_tracker_set_kept, &trackers);
 
-	int64_t *ok_ids = malloc(batch.n * sizeof(*ok_ids));
+	size_t *ok_rows = malloc(batch.n * sizeof(*ok_rows));   /* indexes of the rows planned */
 	size_t n_ok = 0;
-	for (size_t i = 0; ok_ids && i < batch.n; i++) {
+	for (size_t i = 0; ok_rows && i < batch.n; i++) {
 		const struct jwb_change *c = &batch.changes[i];
 		char reason[512];
 		enum jwb_plan_result r = jwb_plan_change(b->plan, c, jwb_drivers_lookup, drivers, reason,
 				sizeof(reason));
 		if (r == JWB_PLAN_OK) {
-			ok_ids[n_ok++] = c->id;
+			ok_rows[n_ok++] = i;
 			b->stats.changes++;
 		} else if (r == JWB_PLAN_RESYNC) {
 			jwb_info("table %s was truncated: resync", c->entity ? c->entity : "?");
@@ -864,18 +864,15 @@ static void stream_batch(struct bridge *b)
 		}
 	}
 	queue_append(b, jwb_plan_take(b->plan));
-	for (size_t i = 0; b->db && i < batch.n; i++) {
-		const struct jwb_change *c = &batch.changes[i];
-		bool planned = false;
-		for (size_t k = 0; k < n_ok && !planned; k++)
-			planned = ok_ids[k] == c->id;
-		if (planned && offer_wanted(b->cfg, c))
+	for (size_t k = 0; b->db && k < n_ok; k++) {
+		const struct jwb_change *c = &batch.changes[ok_rows[k]];
+		if (offer_wanted(b->cfg, c))
 			send_offers(b, c);
 	}
 	uint64_t last = last_queued_seq(b);
-	for (size_t i = 0; i < n_ok; i++)
-		hold(b, ok_ids[i], last);
-	free(ok_ids);
+	for (size_t k = 0; k < n_ok; k++)
+		hold(b, batch.changes[ok_rows[k]].id, last);
+	free(ok_rows);
 	jwb_plan_set_tracker_check(b->plan, NULL, NULL);
 	jwb_tracker_set_clear(&trackers);
 	jwb_drivers_free(drivers);
