@@ -103,11 +103,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	jw_acl_watch_init(p);
 
 	for(size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++){
+		/* validate_publish false: no MOSQ_EVT_MESSAGE callback at all, so
+		 * the broker's publish path is exactly as without it */
+		if(callbacks[i].event == MOSQ_EVT_MESSAGE && !p->opts.validate_publish) continue;
 		int rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb,
 				callbacks[i].data, p);
 		if(rc != MOSQ_ERR_SUCCESS){
 			fail_init("cannot register a callback");
 			for(size_t j = 0; j < i; j++){
+				if(callbacks[j].event == MOSQ_EVT_MESSAGE && !p->opts.validate_publish) continue;
 				mosquitto_callback_unregister(identifier, callbacks[j].event, callbacks[j].cb, callbacks[j].data);
 			}
 			release(p);
@@ -117,9 +121,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	g_plugin = p;
 	*userdata = p;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE,
-			"jetwire: plugin ready | alg=%s acl=%s rules=%zu roles=%zu leeway=%llds",
+			"jetwire: plugin ready | alg=%s acl=%s rules=%zu roles=%zu leeway=%llds%s",
 			jwt_alg_str(p->opts.token.alg), p->opts.acl_file, jw_acl_rule_count(p->acl),
-			p->opts.token.role_count, (long long)p->opts.token.leeway_s);
+			p->opts.token.role_count, (long long)p->opts.token.leeway_s,
+			p->opts.validate_publish ? "" : " validate_publish=false (driver location and presence NOT checked)");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -130,6 +135,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	struct jw_plugin *p = userdata;
 	if(p == NULL) return MOSQ_ERR_SUCCESS;
 	for(size_t i = 0; i < sizeof(callbacks) / sizeof(callbacks[0]); i++){
+		if(callbacks[i].event == MOSQ_EVT_MESSAGE && !p->opts.validate_publish) continue;
 		mosquitto_callback_unregister(p->id, callbacks[i].event, callbacks[i].cb, callbacks[i].data);
 	}
 	release(p);

@@ -25,6 +25,7 @@ int jw_options_init(struct jw_options *o)
 	o->acl_reload_interval_s = 2;
 	o->token.cache_entries = 4096;
 	o->stats_interval_s = 10;
+	o->validate_publish = true;
 	o->location_max_skew_s = 300;
 	o->rate_csv[JW_PAYLOAD_LOCATION] = strdup(JW_DEFAULT_LOCATION_RATE);
 	o->rate_csv[JW_PAYLOAD_PRESENCE] = strdup(JW_DEFAULT_PRESENCE_RATE);
@@ -220,6 +221,10 @@ int jw_options_set(struct jw_options *o, const char *key, const char *value,
 	if(!strcmp(key, "stats_interval")){
 		if(parse_int(value, 1, 86400, &n)) return bad(errbuf, errlen, key, "expected seconds, 1..86400");
 		o->stats_interval_s = (int)n;
+		return 0;
+	}
+	if(!strcmp(key, "validate_publish")){
+		if(parse_bool(value, &o->validate_publish)) return bad(errbuf, errlen, key, "expected true or false");
 		return 0;
 	}
 	if(!strcmp(key, "location_max_skew")){

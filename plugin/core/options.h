@@ -26,6 +26,7 @@ struct jw_options {
 	int acl_reload_interval_s;    /* 0 disables the file watch */
 	int stats_interval_s;
 	/* Published location and presence (payload_check.h) */
+	bool validate_publish;        /* false: not checked or rate-limited at all */
 	int location_max_skew_s;      /* allowed |ts - now|; 0: ts window not checked */
 	char *rate_csv[JW_PAYLOAD_KIND_COUNT]; /* owned; "role:RATE/BURST,..." as configured */
 	/* Resolved by jw_options_finish: the bucket of each kind for each role

@@ -425,6 +425,31 @@ START_TEST(configured_rate_and_skew_apply)
 }
 END_TEST
 
+/* validate_publish false: no payload check, no rate limit, no counter --
+ * but the ACL still keeps a driver off another driver's topics */
+START_TEST(validation_can_be_turned_off)
+{
+	start("plugin_opt_validate_publish false\n");
+	ck_assert(jw_broker_log_wait(&B, "validate_publish=false (driver location and presence NOT checked)", POS_WAIT));
+	struct jw_client *w = watcher("watch");
+	struct jw_client *admin = jw_connect_as(&B, "admin", "1", "sys", 5);
+	struct jw_client *d = driver("9", "off", 5);
+	const char *bad = "{\"lat\":500,\"lng\":1,\"ts\":1}";
+	PUB_EXPECT(d, LOC, bad, false, 0);
+	EXPECT_MSG(w, LOC, bad, false);
+	char loc[256];
+	for(int i = 0; i < 30; i++){   /* far over the default 1/s burst 10 */
+		location(loc, sizeof(loc), 6.0);
+		PUB_EXPECT(d, LOC, loc, false, 0);
+	}
+	ck_assert_msg(wait_count(w, LOC, 30, POS_WAIT), "not all 30 locations were delivered");
+	PUB_EXPECT(d, "driver/8/location", loc, false, DENIED5);
+	expect_counter(admin, "publish/refused/total", 0);
+	ck_assert_int_eq(jw_broker_log_count(&B, "jetwire: refused publish"), 0);
+	stop();
+}
+END_TEST
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st; (void)flag; (void)ftw;
@@ -506,6 +531,7 @@ int main(void)
 	tc = tcase(s, "config");
 	tcase_add_test(tc, configured_rate_and_skew_apply);
 	tcase_add_test(tc, refuses_to_start_with_a_bad_rate);
+	tcase_add_test(tc, validation_can_be_turned_off);
 	tc = tcase(s, "scope");
 	tcase_add_loop_test(tc, acl_keeps_drivers_off_each_others_topics_loop, 0, 2);
 	tcase_add_test(tc, other_topics_are_not_inspected);

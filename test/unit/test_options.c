@@ -129,7 +129,7 @@ START_TEST(refuses_bad_values)
 		{"expiry_grace", "5"},
 		{"jwt_cache_size", "-1"}, {"jwt_cache_size", "1048577"}, {"jwt_cache_size", "lots"},
 		{"location_max_skew", "-1"}, {"location_max_skew", "5m"}, {"location_max_skew", ""},
-		{"location_max_skew", "31622401"},
+		{"location_max_skew", "31622401"}, {"validate_publish", "maybe"}, {"validate_publish", ""},
 		{"location_rate", "driver"}, {"location_rate", "driver:"}, {"location_rate", ":1/10"},
 		{"location_rate", "driver:1"}, {"location_rate", "driver:0/10"}, {"location_rate", "driver:1/0"},
 		{"location_rate", "driver:1/10,driver:2/10"}, {"location_rate", "*:1/10,*:off"},
@@ -176,6 +176,11 @@ START_TEST(applies_good_values)
 	ck_assert_int_eq(o.acl_reload_interval_s, 0);
 	set_ok("stats_interval", "86400");
 	ck_assert_int_eq(o.stats_interval_s, 86400);
+	ck_assert(o.validate_publish);
+	set_ok("validate_publish", "false");
+	ck_assert(!o.validate_publish);
+	set_ok("validate_publish", "yes");
+	ck_assert(o.validate_publish);
 	set_ok("location_max_skew", "0");
 	ck_assert_int_eq(o.location_max_skew_s, 0);
 	set_ok("location_max_skew", "60");
