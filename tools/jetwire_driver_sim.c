@@ -3,7 +3,7 @@
  * connection, identity and token, moving around a center point and
  * publishing driver/{id}/location and driver/{id}/presence like the app.
  *
- * One thread drives every connection: poll() over the sockets, then
+ * One thread drives every connection: epoll over the sockets, then
  * mosquitto_loop_read / loop_write / loop_misc per ready client.  Usage and
  * options: docs/driver-sim.md, or --help.
  */
@@ -16,13 +16,13 @@
 #include <math.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -104,6 +104,8 @@ struct driver {
 	bool offline_acked;
 	bool disconnect_sent;
 	bool dropping;                  /* chaos: we cut the connection */
+	int ep_fd;                      /* socket registered with epoll, -1 none */
+	bool ep_out;                    /* registered for EPOLLOUT too */
 };
 
 struct stats {
@@ -129,6 +131,9 @@ struct stats {
 static struct options opt;
 static struct stats st;
 static struct driver *drivers;
+static int epfd = -1;              /* every driver's socket, data = driver index */
+static void ep_watch(struct driver *d);
+static int64_t *pub_due;          /* rate mode: next_pub_ms of each driver, INT64_MAX when offline */
 static char *secret;
 static size_t secret_len;
 static mosquitto_property *location_props;
@@ -427,6 +432,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, con
 	d->last_pub_ms = 0;
 	/* rate mode: the first location at a random point of the first interval */
 	d->next_pub_ms = d->online_since_ms + (int64_t)(1000.0 / opt.rate * ds_rand_unit(&d->rng));
+	if(pub_due) pub_due[d - drivers] = d->next_pub_ms;
 	if(d->lost_once) st.reconnects++;
 	if(!d->ever_connected){
 		d->ever_connected = true;
@@ -448,6 +454,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosqu
 	(void)mosq;
 	(void)props;
 	struct driver *d = obj;
+	d->ep_fd = -1;   /* closed: the kernel dropped it from the epoll set */
 	if(d->state == D_ONLINE || d->state == D_CLOSING) st.connected--;
 	if(d->state == D_CLOSING || shutting_down){
 		d->state = D_DONE;
@@ -499,6 +506,9 @@ static void start_connect(struct driver *d, int64_t now)
 			return;
 		}
 		rc = mosquitto_int_option(d->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+		/* a location goes out when it is written, not after the previous
+		 * packet's ACK (Nagle): latency measurements depend on it */
+		if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_int_option(d->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 		if(rc != MOSQ_ERR_SUCCESS){
 			snprintf(st.last_connect_error, sizeof(st.last_connect_error), "selecting MQTT 5: %s",
 					mosquitto_strerror(rc));
@@ -544,6 +554,7 @@ static void start_connect(struct driver *d, int64_t now)
 		else if(cand[i] < lo2 && cand[i] != lo) lo2 = cand[i];
 	}
 	d->state = D_CONNECTING;
+	d->ep_fd = -1;   /* a reconnect closes the old socket */
 	rc = mosquitto_connect_bind_v5(d->mosq, opt.host, opt.port, (int)opt.keepalive, NULL, connect_props);
 	int saved_errno = errno;
 	if(lo != INT_MAX && lo != mosquitto_socket(d->mosq) && is_unix_stream_nonblock(lo)){
@@ -554,6 +565,7 @@ static void start_connect(struct driver *d, int64_t now)
 	}   /* else: this libmosquitto kept the pair made by mosquitto_new */
 	errno = saved_errno;
 	if(rc != MOSQ_ERR_SUCCESS) goto fail;
+	ep_watch(d);   /* the CONNACK is read as soon as it comes */
 	return;
 fail:
 	st.connect_errors++;
@@ -597,22 +609,42 @@ static void tick_driver(struct driver *d, int64_t now, double dt_s, double chaos
 		shutdown(mosquitto_socket(d->mosq), SHUT_RDWR);
 		return;
 	}
-	bool due;
-	if(opt.mode == MODE_SEED){
-		double x, y, h;
-		ds_route_position(&d->route, &x, &y, &h);
-		due = d->last_pub_ms == 0 || now - d->last_pub_ms >= SEED_INTERVAL_MS
-			|| hypot(x - d->last_pub_x, y - d->last_pub_y) >= SEED_DISTANCE_M;
-	}else{
-		due = now >= d->next_pub_ms;
-		if(due){
-			/* the next one interval +-10 % later; a lagging loop does not catch up in a burst */
-			double interval = 1000.0 / opt.rate;
-			d->next_pub_ms += (int64_t)(interval * (0.9 + 0.2 * ds_rand_unit(&d->rng)));
-			if(d->next_pub_ms <= now) d->next_pub_ms = now + (int64_t)(interval * 0.9);
-		}
+	if(opt.mode != MODE_SEED) return;   /* rate mode: publish_due() */
+	double x, y, h;
+	ds_route_position(&d->route, &x, &y, &h);
+	if(d->last_pub_ms == 0 || now - d->last_pub_ms >= SEED_INTERVAL_MS
+			|| hypot(x - d->last_pub_x, y - d->last_pub_y) >= SEED_DISTANCE_M){
+		publish_location(d, now);
 	}
-	if(due) publish_location(d, now);
+}
+
+/* Rate mode: publish every location that is due, each at its own
+ * millisecond rather than on the 100 ms tick (a fleet whose messages leave
+ * in one burst per tick would measure the queue of that burst, not the
+ * broker).  pub_due mirrors next_pub_ms in a compact array, so the scan is
+ * cheap enough for every loop iteration.  Returns the next due time. */
+static int64_t publish_due(int64_t now)
+{
+	int64_t next = INT64_MAX;
+	for(long i = 0; i < opt.drivers; i++){
+		if(pub_due[i] > now){
+			if(pub_due[i] < next) next = pub_due[i];
+			continue;
+		}
+		struct driver *d = &drivers[i];
+		if(d->state != D_ONLINE){
+			pub_due[i] = INT64_MAX;   /* rescheduled at the next CONNACK */
+			continue;
+		}
+		publish_location(d, now);
+		/* the next one interval +-10 % later; a lagging loop does not catch up in a burst */
+		double interval = 1000.0 / opt.rate;
+		d->next_pub_ms += (int64_t)(interval * (0.9 + 0.2 * ds_rand_unit(&d->rng)));
+		if(d->next_pub_ms <= now) d->next_pub_ms = now + (int64_t)(interval * 0.9);
+		pub_due[i] = d->next_pub_ms;
+		if(pub_due[i] < next) next = pub_due[i];
+	}
+	return next;
 }
 
 /* ---------- reporting ---------- */
@@ -662,34 +694,45 @@ static void raise_nofile(void)
 				opt.drivers, opt.drivers * 3 + 32, (unsigned long)rl.rlim_cur);
 }
 
-/* Poll every socket for at most timeout_ms, then read/write the ready ones. */
-static void poll_io(struct pollfd *pfd, long *idx, int timeout_ms)
+/* Keep the driver's socket in the epoll set, watched for writing only
+ * while libmosquitto has output it could not write at once (it writes
+ * immediately when a packet is queued outside a loop thread).  epoll, not
+ * poll(): poll() walks every socket on every wake-up, which at thousands of
+ * drivers and thousands of wake-ups a second costs more than the drivers. */
+static void ep_watch(struct driver *d)
 {
-	nfds_t n = 0;
-	for(long i = 0; i < opt.drivers; i++){
-		struct driver *d = &drivers[i];
-		if(d->mosq == NULL || (d->state != D_CONNECTING && d->state != D_ONLINE && d->state != D_CLOSING)) continue;
-		int s = mosquitto_socket(d->mosq);
-		if(s < 0) continue;
-		pfd[n].fd = s;
-		pfd[n].events = POLLIN | (mosquitto_want_write(d->mosq) ? POLLOUT : 0);
-		pfd[n].revents = 0;
-		idx[n] = i;
-		n++;
+	int s = d->mosq ? mosquitto_socket(d->mosq) : -1;
+	if(s < 0){
+		d->ep_fd = -1;
+		return;
 	}
-	int r = poll(pfd, n, timeout_ms);
-	if(r <= 0) return;
-	for(nfds_t k = 0; k < n; k++){
-		if(pfd[k].revents == 0) continue;
-		struct driver *d = &drivers[idx[k]];
-		if(pfd[k].revents & (POLLIN | POLLERR | POLLHUP)){
+	bool out = mosquitto_want_write(d->mosq);
+	if(d->ep_fd == s && d->ep_out == out) return;
+	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u64 = (uint64_t)(d - drivers)};
+	int op = d->ep_fd == s ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if(epoll_ctl(epfd, op, s, &ev) != 0 && errno == EEXIST) epoll_ctl(epfd, EPOLL_CTL_MOD, s, &ev);
+	d->ep_fd = s;
+	d->ep_out = out;
+}
+
+/* Wait for at most timeout_ms, then read/write the ready sockets. */
+static void poll_io(int timeout_ms)
+{
+	struct epoll_event ev[512];
+	int n = epoll_wait(epfd, ev, 512, timeout_ms);
+	for(int k = 0; k < n; k++){
+		struct driver *d = &drivers[ev[k].data.u64];
+		int s = d->mosq ? mosquitto_socket(d->mosq) : -1;
+		if(s < 0 || s != d->ep_fd) continue;   /* closed earlier in this batch */
+		if(ev[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)){
 			int rc = mosquitto_loop_read(d->mosq, 16);
 			(void)rc;   /* errors arrive through on_disconnect */
 		}
-		if((pfd[k].revents & POLLOUT) && mosquitto_socket(d->mosq) >= 0){
+		if((ev[k].events & EPOLLOUT) && mosquitto_socket(d->mosq) >= 0){
 			int rc = mosquitto_loop_write(d->mosq, 16);
 			(void)rc;
 		}
+		ep_watch(d);
 	}
 }
 
@@ -707,7 +750,7 @@ static void check_orphan(struct driver *d, int64_t now)
 	}
 }
 
-static void shutdown_all(struct pollfd *pfd, long *idx)
+static void shutdown_all(void)
 {
 	shutting_down = true;
 	int64_t start = mono_ms();
@@ -757,7 +800,8 @@ static void shutdown_all(struct pollfd *pfd, long *idx)
 			}
 		}
 		if(!busy || now - start >= SHUTDOWN_MAX_MS || signal_count >= 2) break;
-		poll_io(pfd, idx, 50);
+		for(long i = 0; i < opt.drivers; i++) if(drivers[i].state == D_CLOSING) ep_watch(&drivers[i]);
+		poll_io(50);
 	}
 }
 
@@ -792,9 +836,16 @@ int main(int argc, char **argv)
 	}
 
 	drivers = calloc((size_t)opt.drivers, sizeof(*drivers));
-	struct pollfd *pfd = calloc((size_t)opt.drivers, sizeof(*pfd));
-	long *idx = calloc((size_t)opt.drivers, sizeof(*idx));
-	if(drivers == NULL || pfd == NULL || idx == NULL){
+	if(opt.mode == MODE_RATE){
+		pub_due = malloc((size_t)opt.drivers * sizeof(*pub_due));
+		for(long i = 0; pub_due && i < opt.drivers; i++) pub_due[i] = INT64_MAX;
+	}
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if(epfd < 0){
+		logmsg("epoll_create1: %s", strerror(errno));
+		return 1;
+	}
+	if(drivers == NULL || (opt.mode == MODE_RATE && pub_due == NULL)){
 		logmsg("out of memory for %ld drivers", opt.drivers);
 		return 1;
 	}
@@ -811,6 +862,7 @@ int main(int argc, char **argv)
 		d->speed_mps = opt.speed_kmh / 3.6 * (0.8 + 0.4 * ds_rand_unit(&d->rng));
 		d->backoff_ms = BACKOFF_MIN_MS;
 		d->pair_r = d->pair_w = -1;
+		d->ep_fd = -1;
 		d->state = D_IDLE;
 		d->next_attempt_ms = 0;
 	}
@@ -860,19 +912,26 @@ int main(int argc, char **argv)
 					if(d->state == D_CONNECTING || d->state == D_ONLINE) mosquitto_loop_misc(d->mosq);
 					if(tickno % 50 < 10) drain_pair(d);   /* every 5 s */
 				}
+				/* new sockets, and output a publish could not write at once */
+				if(d->state == D_CONNECTING || d->state == D_ONLINE) ep_watch(d);
 			}
 		}
 		if(now >= next_report){
 			report_line("report", (double)(now - start) / 1000.0);
 			next_report += (int64_t)(opt.report_s * 1000);
 		}
-		int64_t wait = next_tick - mono_ms();
+		int64_t wake = next_tick;
+		if(pub_due){
+			int64_t due = publish_due(mono_ms());
+			if(due < wake) wake = due;
+		}
+		int64_t wait = wake - mono_ms();
 		if(wait < 0) wait = 0;
 		if(wait > TICK_MS) wait = TICK_MS;
-		poll_io(pfd, idx, (int)wait);
+		poll_io((int)wait);
 	}
 	if(stop_signal) logmsg("%s: shutting down", strsignal(stop_signal));
-	shutdown_all(pfd, idx);
+	shutdown_all();
 	report_line("summary", (double)(mono_ms() - start) / 1000.0);
 
 	int exit_code = 0;
@@ -891,8 +950,8 @@ int main(int argc, char **argv)
 	mosquitto_property_free_all(&connect_props);
 	mosquitto_lib_cleanup();
 	free(drivers);
-	free(pfd);
-	free(idx);
+	free(pub_due);
+	close(epfd);
 	free(secret);
 	return exit_code;
 }
