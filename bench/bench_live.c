@@ -17,6 +17,7 @@
  *  1. baseline: plugin_opt_validate_publish false (the plugin does not hook
  *     the publish path: no payload check, no rate limit) — D drivers at R/s;
  *  2. validation on (the default) — the same load;
+ *     1 and 2 alternate --reps times (default 2); the summary is their mean;
  *  3. persistence: validation on, the drivers at R2/s (default 2/s: 20,000
  *     positions/s for 10,000 drivers; location_rate raised to allow it).
  * In each phase, after every driver is connected and a warm-up, a window of
@@ -83,14 +84,16 @@ extern char **environ;
 #define BUCKET_US 50
 #define BUCKETS 20000          /* 50 us x 20,000 = 1 s; later lands in the last bucket */
 #define MAX_SIMS 16
+#define MAX_REPS 5
 
 struct opts {
 	int drivers, customers, per_sim;
 	double rate, persist_rate, seconds, warmup;
 	bool wildcard;
+	int reps;
 };
 static struct opts O = {.drivers = 10000, .customers = 100, .per_sim = 5000,
-	.rate = 1, .persist_rate = 2, .seconds = 20, .warmup = 5};
+	.rate = 1, .persist_rate = 2, .seconds = 20, .warmup = 5, .reps = 2};
 
 static struct jw_pg g_pg;
 static bool g_pg_up;
@@ -644,13 +647,36 @@ static void run_phase(struct phase *ph)
 	bb_stop(&broker);
 }
 
+/* The mean of n runs of a phase; latency percentiles: the worst run. */
+static void average(struct phase *out, const struct phase *in, int n)
+{
+	*out = in[0];
+	for(int i = 1; i < n; i++){
+		out->published_per_s += in[i].published_per_s;
+		out->delivered_per_s += in[i].delivered_per_s;
+		out->broker_us_per_delivery += in[i].broker_us_per_delivery;
+		out->broker_cpu_pct += in[i].broker_cpu_pct;
+		out->broker_rss_mib += in[i].broker_rss_mib;
+		out->lat.p50 += in[i].lat.p50;
+		if(in[i].lat.p99 > out->lat.p99) out->lat.p99 = in[i].lat.p99;
+		if(in[i].lat.p999 > out->lat.p999) out->lat.p999 = in[i].lat.p999;
+	}
+	out->published_per_s /= n;
+	out->delivered_per_s /= n;
+	out->broker_us_per_delivery /= n;
+	out->broker_cpu_pct /= n;
+	out->broker_rss_mib /= n;
+	out->lat.p50 /= n;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 			"usage: bench_live [--drivers N] [--customers N] [--rate R] [--persist-rate R]\n"
-			"                  [--seconds S] [--warmup S] [--drivers-per-sim N] [--wildcard] [--quick]\n"
-			"                  [--source-dir DIR]\n"
-			"defaults: 10000 drivers, 100 customers, 1/s, persistence phase at 2/s, 20 s window, 5 s warm-up\n");
+			"                  [--seconds S] [--warmup S] [--drivers-per-sim N] [--reps N] [--wildcard]\n"
+			"                  [--quick] [--source-dir DIR]\n"
+			"defaults: 10000 drivers, 100 customers, 1/s, persistence phase at 2/s, 20 s window, 5 s warm-up,\n"
+			"          2 alternating repetitions of baseline and validation\n");
 	exit(2);
 }
 
@@ -670,6 +696,7 @@ int main(int argc, char **argv)
 		if(!strcmp(a, "--quick")){
 			O.drivers = 1000;
 			O.customers = 20;
+			O.reps = 1;
 			O.seconds = 5;
 			O.warmup = 2;
 			continue;
@@ -690,10 +717,11 @@ int main(int argc, char **argv)
 		else if(!strcmp(a, "--seconds")) O.seconds = d;
 		else if(!strcmp(a, "--warmup")) O.warmup = d;
 		else if(!strcmp(a, "--drivers-per-sim")) O.per_sim = (int)d;
+		else if(!strcmp(a, "--reps")) O.reps = (int)d;
 		else usage();
 	}
 	if(O.drivers < 1 || O.customers < 1 || O.customers > O.drivers || O.per_sim < 1
-			|| (O.drivers + O.per_sim - 1) / O.per_sim > MAX_SIMS || O.rate > 100 || O.persist_rate > 100){
+			|| (O.drivers + O.per_sim - 1) / O.per_sim > MAX_SIMS || O.reps < 1 || O.reps > MAX_REPS || O.rate > 100 || O.persist_rate > 100){
 		usage();
 	}
 	if(!getenv("JW_BRIDGE") || !getenv("JW_BRIDGE")[0]) setenv("JW_BRIDGE", BENCH_BRIDGE, 1);
@@ -755,20 +783,32 @@ int main(int argc, char **argv)
 	db_exec(db, "seeding", sql);
 	PQfinish(db);
 
-	struct phase p1 = {.name = "1. baseline", .validate = false, .rate = O.rate};
-	struct phase p2 = {.name = "2. validation on", .validate = true, .rate = O.rate};
+	/* baseline and validation alternate, so a change in the machine's other
+	 * load during the run falls on both */
+	struct phase base[MAX_REPS], val[MAX_REPS];
+	char names[2][MAX_REPS][48];
+	for(int r = 0; r < O.reps; r++){
+		snprintf(names[0][r], sizeof(names[0][r]), "1.%d baseline", r + 1);
+		snprintf(names[1][r], sizeof(names[1][r]), "2.%d validation on", r + 1);
+		base[r] = (struct phase){.name = names[0][r], .validate = false, .rate = O.rate};
+		val[r] = (struct phase){.name = names[1][r], .validate = true, .rate = O.rate};
+		run_phase(&base[r]);
+		run_phase(&val[r]);
+	}
 	struct phase p3 = {.name = "3. persistence", .validate = true, .rate = O.persist_rate};
-	run_phase(&p1);
-	run_phase(&p2);
 	run_phase(&p3);
+	struct phase p1, p2;
+	average(&p1, base, O.reps);
+	average(&p2, val, O.reps);
 
 	double deliv_ratio = p1.delivered_per_s > 0 ? p2.delivered_per_s / p1.delivered_per_s : 0;
 	double cap_ratio = p2.broker_us_per_delivery > 0 ? p1.broker_us_per_delivery / p2.broker_us_per_delivery : 0;
 	double mem_ratio = p1.broker_rss_mib > 0 ? p2.broker_rss_mib / p1.broker_rss_mib : 0;
 	double keep_ratio = p3.expected_per_s > 0 ? p3.received_per_s / p3.expected_per_s : 0;
 
-	printf("\nSUMMARY (CPUs %ld; %d drivers, %d customers; every phase on a fresh broker and bridge)\n",
-			sysconf(_SC_NPROCESSORS_ONLN), O.drivers, O.customers);
+	printf("\nSUMMARY (CPUs %ld; %d drivers, %d customers; every phase on a fresh broker and bridge;"
+			" mean of %d alternating runs, latency percentiles of the worst)\n",
+			sysconf(_SC_NPROCESSORS_ONLN), O.drivers, O.customers, O.reps);
 	printf("  %-52s %12s %12s %7s  %-14s %s\n", "measure", "validation", "baseline", "ratio", "target", "");
 	printf("  %-52s %12.0f %12.0f %7.2f\n", "locations published/s", p2.published_per_s, p1.published_per_s,
 			p1.published_per_s > 0 ? p2.published_per_s / p1.published_per_s : 0);

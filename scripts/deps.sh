@@ -33,15 +33,30 @@ PACKAGES=(
 )
 # The bridge (PostgreSQL <-> MQTT daemon, bridge/) adds these once it exists.
 BRIDGE_PACKAGES=(
-	libpq-dev            # PostgreSQL client library
-	postgresql           # the throwaway database of the demo and the bridge tests
+	libpq-dev            # PostgreSQL client library (bridge, jetwire-order-sim)
+	postgresql           # the throwaway database of scripts/up.sh and the tests (initdb, postgres, psql, pg_isready)
 )
+# The whole stack (scripts/up.sh), the web demo, their tests and the benchmark plots.
+STACK_PACKAGES=(
+	curl                 # test/up: fetches the pages the broker's WebSocket listener serves
+	chromium             # test/web: the web demo's pages in a real, headless browser
+	gnuplot-nox          # bench/: plots of the benchmark results
+)
+# Node.js builds the web demo (web/: npm installs mqtt.js from its
+# package-lock.json at build time).  A newer node installed outside dpkg
+# (NodeSource, nvm) is fine: Debian's packages are only added when the
+# commands are missing.
+NODE_PACKAGES=()
+command -v node >/dev/null 2>&1 || NODE_PACKAGES+=(nodejs)   # node: runs npm and the web build
+command -v npm >/dev/null 2>&1 || NODE_PACKAGES+=(npm)       # npm: installs mqtt.js for web/
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 if [[ -d "$root/bridge" ]]; then
 	PACKAGES+=("${BRIDGE_PACKAGES[@]}")
 fi
+PACKAGES+=("${STACK_PACKAGES[@]}")
+PACKAGES+=(${NODE_PACKAGES[@]+"${NODE_PACKAGES[@]}"})
 
 if [[ "${1:-}" == "--list" ]]; then
 	printf '%s\n' "${PACKAGES[@]}"
