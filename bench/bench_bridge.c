@@ -691,6 +691,23 @@ static void latency_phase(PGconn *c, PGconn *mon, double rate, double seconds, s
 		out->max = lat[nl - 1];
 		out->min = lat[0];
 		out->mean = sum / (double)nl;
+		/* $JW_BENCH_DATA_DIR/bridge_latency_<rate>.dat: "ms cumulative-fraction"
+		 * (bench/report.sh plots it), at most ~2,000 points */
+		const char *dir = getenv("JW_BENCH_DATA_DIR");
+		if(dir && dir[0]){
+			char path[1024];
+			snprintf(path, sizeof(path), "%s/bridge_latency_%.0f.dat", dir, rate);
+			FILE *f = fopen(path, "w");
+			if(f){
+				size_t step = nl / 2000 + 1;
+				fprintf(f, "# commit->delivery latency ms, cumulative fraction; %zu updates at %.0f/s\n", nl, rate);
+				for(size_t i = 0; i < nl; i += step) fprintf(f, "%.3f %.6f\n", lat[i], (double)(i + 1) / (double)nl);
+				fprintf(f, "%.3f 1\n", lat[nl - 1]);
+				fclose(f);
+			}else{
+				fprintf(stderr, "bench_bridge: %s: %s\n", path, strerror(errno));
+			}
+		}
 	}
 	if(out->missing) g_rc = 1;
 

@@ -243,7 +243,7 @@ struct latency {
 
 /* Read after the window, when g_measuring is false and a short pause has let
  * the loop threads finish the message they were in. */
-static void customers_latency(struct latency *l)
+static void customers_latency(struct latency *l, uint64_t *acc_hist)
 {
 	static uint64_t merged[BUCKETS];
 	memset(merged, 0, sizeof(merged));
@@ -258,7 +258,10 @@ static void customers_latency(struct latency *l)
 		l->bad += c->bad;
 		c->late = c->bad = 0;
 	}
-	for(int b = 0; b < BUCKETS; b++) l->n += merged[b];
+	for(int b = 0; b < BUCKETS; b++){
+		l->n += merged[b];
+		acc_hist[b] += merged[b];
+	}
 	if(l->n == 0) return;
 	uint64_t want50 = (l->n * 50 + 99) / 100, want99 = (l->n * 99 + 99) / 100, want999 = (l->n * 999 + 999) / 1000;
 	uint64_t acc = 0;
@@ -535,7 +538,35 @@ struct phase {
 	long long bridge_received_total, bridge_stored_total, refused_at_bridge;
 	long long sim_refused;
 	struct latency lat;
+	uint64_t *hist;      /* latency buckets of every run of this kind, merged */
 };
+
+static uint64_t g_hist_base[BUCKETS], g_hist_val[BUCKETS], g_hist_persist[BUCKETS];
+
+/* $JW_BENCH_DATA_DIR/live_latency_<kind>.dat: "ms cumulative-fraction" per
+ * non-empty bucket (bench/report.sh plots it). */
+static void write_cdf(const char *kind, const uint64_t *h)
+{
+	const char *dir = getenv("JW_BENCH_DATA_DIR");
+	if(dir == NULL || !dir[0]) return;
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/live_latency_%s.dat", dir, kind);
+	FILE *f = fopen(path, "w");
+	if(f == NULL){
+		fprintf(stderr, "bench_live: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	uint64_t n = 0, acc = 0;
+	for(int b = 0; b < BUCKETS; b++) n += h[b];
+	fprintf(f, "# publish->delivery latency ms (bucket upper bound), cumulative fraction; %llu messages\n",
+			(unsigned long long)n);
+	for(int b = 0; b < BUCKETS && n > 0; b++){
+		if(h[b] == 0) continue;
+		acc += h[b];
+		fprintf(f, "%.3f %.6f\n", (double)(b + 1) * BUCKET_US / 1000.0, (double)acc / (double)n);
+	}
+	fclose(f);
+}
 
 static void proc_rss(pid_t pid, double *mib)
 {
@@ -589,7 +620,7 @@ static void run_phase(struct phase *ph)
 	double a1 = sw_read(&r1, &s1, &f1);
 	double sw_span = a1 - a0;
 	bb_sleep_ms(200);
-	customers_latency(&ph->lat);
+	customers_latency(&ph->lat, ph->hist);
 
 	double win = w1 - w0;
 	ph->delivered_per_s = (double)(d1 - d0) / win;
@@ -790,13 +821,16 @@ int main(int argc, char **argv)
 	for(int r = 0; r < O.reps; r++){
 		snprintf(names[0][r], sizeof(names[0][r]), "1.%d baseline", r + 1);
 		snprintf(names[1][r], sizeof(names[1][r]), "2.%d validation on", r + 1);
-		base[r] = (struct phase){.name = names[0][r], .validate = false, .rate = O.rate};
-		val[r] = (struct phase){.name = names[1][r], .validate = true, .rate = O.rate};
+		base[r] = (struct phase){.name = names[0][r], .validate = false, .rate = O.rate, .hist = g_hist_base};
+		val[r] = (struct phase){.name = names[1][r], .validate = true, .rate = O.rate, .hist = g_hist_val};
 		run_phase(&base[r]);
 		run_phase(&val[r]);
 	}
-	struct phase p3 = {.name = "3. persistence", .validate = true, .rate = O.persist_rate};
+	struct phase p3 = {.name = "3. persistence", .validate = true, .rate = O.persist_rate, .hist = g_hist_persist};
 	run_phase(&p3);
+	write_cdf("baseline", g_hist_base);
+	write_cdf("validate", g_hist_val);
+	write_cdf("persist", g_hist_persist);
 	struct phase p1, p2;
 	average(&p1, base, O.reps);
 	average(&p2, val, O.reps);

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Build (if needed) and run the five jetwire benchmarks, then print a
+# Build (if needed) and run the six jetwire benchmarks, then print a
 # summary table.  Benchmarks are not tests: nothing here fails on a figure;
 # the exit status is non-zero only if a benchmark itself failed (a broker
 # did not start, a delivery went missing, a decision was wrong, ...).
 #
 #   bench/run.sh                 default runs (each well under 2 minutes)
 #   bench/run.sh --long          longer runs, steadier figures
-#   bench/run.sh --only NAME     one of: acl_decide relations_memory throughput connect bridge
+#   bench/run.sh --only NAME     one of: acl_decide relations_memory throughput connect bridge live
 #
 # Environment:
 #   BUILD_DIR            build directory (default /tmp/build-bench)
 #   JW_BENCH_BROKER_CONF extra mosquitto.conf lines for every broker started
 #   JW_BENCH_KEEP=1      keep the brokers' temp directories
-#   (bench_bridge also starts a throwaway PostgreSQL: see bench/README.md)
+#   JW_BENCH_DATA_DIR    where bench_bridge and bench_live write latency
+#                        distributions (bench/report.sh sets it)
+#   (bench_bridge and bench_live also start a throwaway PostgreSQL: see bench/README.md)
 # Full outputs are written to $BUILD_DIR/bench-results/<name>.txt.
 set -u
 
@@ -34,7 +36,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 	cmake -S "$SRC_DIR" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 2
 fi
 cmake --build "$BUILD_DIR" -j2 --target bench_acl_decide bench_relations_memory bench_throughput \
-	bench_connect bench_bridge jetwire_plugin jetwire-bridge >/dev/null || {
+	bench_connect bench_bridge bench_live jetwire_plugin jetwire-bridge jetwire-driver-sim >/dev/null || {
 	echo "build failed; run: cmake --build $BUILD_DIR --target bench_acl_decide" >&2
 	exit 2
 }
@@ -49,16 +51,18 @@ if [ "$LONG" = 1 ]; then
 	ARGS_throughput="--messages 400000 --reps 5"
 	ARGS_connect="--seconds 10 --reps 5 --pool 20000"
 	ARGS_bridge="--seconds 30"
+	ARGS_live="--seconds 60 --reps 3"
 else
 	ARGS_acl_decide=""
 	ARGS_relations_memory=""
 	ARGS_throughput=""
 	ARGS_connect=""
 	ARGS_bridge=""
+	ARGS_live=""
 fi
 
 status=0
-for name in acl_decide relations_memory throughput connect bridge; do
+for name in acl_decide relations_memory throughput connect bridge live; do
 	if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then continue; fi
 	args_var="ARGS_$name"
 	echo "== bench_$name ${!args_var}"
@@ -152,6 +156,19 @@ cat "$OUT"/*.txt 2>/dev/null | awk '
 			row("  updates not delivered within 5 s", v("bridge.missing"), "", "", "0", (v("bridge.missing") == "0") ? "met" : "MISSED")
 			row("bridge resident memory MiB (VmHWM)", v("bridge.hwm_mib"), "", "", "<= 32 MiB", le(v("bridge.hwm_mib"), 32))
 			row("  bridge CPU us per change (flat out)", v("bridge.cpu_us_per_change"), "", "", "", "")
+		}
+		if ("live.capacity_ratio" in r) {
+			row("live: drivers x 1/s, deliveries/s", v("live.validate.delivered_per_s"), v("live.baseline.delivered_per_s"),
+				v("live.delivered_ratio"), "", "")
+			row("live: broker msgs per CPU-second, validation", v("live.capacity_ratio"), "1 = no check", v("live.capacity_ratio"),
+				">= 0.85", ge(v("live.capacity_ratio"), 0.85))
+			row("  broker CPU us/delivery (validation/none)", v("live.validate.broker_us_per_msg"), v("live.baseline.broker_us_per_msg"), "", "", "")
+			row("  broker VmRSS MiB (validation/none)", v("live.validate.broker_rss_mib"), v("live.baseline.broker_rss_mib"), v("live.memory_ratio"), "", "")
+			row("live: publish->delivery ms p99", v("live.validate.p99_ms"), v("live.baseline.p99_ms"), "", "< 10 ms", lt(v("live.validate.p99_ms"), 10))
+			row("  p50 / p99.9", v("live.validate.p50_ms") " / " v("live.validate.p999_ms"), "", "", "", "")
+			row("live: positions/s persisted by the bridge", v("live.persist.received_per_s"), v("live.persist.offered_per_s") " offered",
+				"", ">= 20000", ge(v("live.persist.received_per_s"), 20000))
+			row("  rows written/s (latest per driver per flush)", v("live.persist.stored_rows_per_s"), "", "", "", "")
 		}
 	}'
 read -r load </proc/loadavg
