@@ -54,6 +54,8 @@
 #define BUSY_WINDOW_MS 50
 #define BUSY_POLL_MS 5
 #define IDLE_ARM_MS 50
+/* MQTT events handled per turn of the main loop before the rest gets a turn */
+#define EVENTS_PER_TURN 1000
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define LATENCY_RING 4096            /* > the largest QoS 1 window (1000) */
 
@@ -674,14 +676,27 @@ static void handle_mqtt_event(struct bridge *b, struct jwb_mqtt_event *ev)
 
 /* ---- streaming the outbox ---- */
 
-static void collect_driver(const char **ids, size_t *n, const char *id)
+static int cmp_str(const void *a, const void *b)
 {
-	if (!id)
-		return;
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp(ids[i], id) == 0)
-			return;
-	ids[(*n)++] = id;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The distinct driver ids of a batch (sorted, duplicates dropped). */
+static size_t distinct_drivers(const struct jwb_batch *batch, const char **ids)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < batch->n; i++) {
+		if (batch->changes[i].pickup_driver_id)
+			ids[n++] = batch->changes[i].pickup_driver_id;
+		if (batch->changes[i].delivery_driver_id)
+			ids[n++] = batch->changes[i].delivery_driver_id;
+	}
+	qsort(ids, n, sizeof(*ids), cmp_str);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || strcmp(ids[k - 1], ids[i]) != 0)
+			ids[k++] = ids[i];
+	return k;
 }
 
 /* Offers (SPEC: when an order becomes ready for pickup, online drivers
@@ -802,11 +817,7 @@ static void stream_batch(struct bridge *b)
 	}
 
 	const char **driver_ids = malloc(batch.n * 2 * sizeof(*driver_ids));
-	size_t n_drivers = 0;
-	for (size_t i = 0; driver_ids && i < batch.n; i++) {
-		collect_driver(driver_ids, &n_drivers, batch.changes[i].pickup_driver_id);
-		collect_driver(driver_ids, &n_drivers, batch.changes[i].delivery_driver_id);
-	}
+	size_t n_drivers = driver_ids ? distinct_drivers(&batch, driver_ids) : 0;
 	struct jwb_drivers *drivers = NULL;
 	if (n_drivers && jwb_db_drivers(b->db, driver_ids, n_drivers, &drivers, err, sizeof(err)) != 0) {
 		/* A broken driver table must not stop orders: publish without details. */
@@ -1230,8 +1241,11 @@ int jwb_bridge_run(const struct jwb_config *cfg, const sigset_t *stop_signals)
 		}
 		if (fds[0].revents)
 			drain_signals(&b);
+		/* A bounded number of MQTT events per turn: under a flood of driver
+		 * locations the outbox, the timers and the stats still get their
+		 * turn (the eventfd stays readable while events remain queued). */
 		struct jwb_mqtt_event ev;
-		while (jwb_mqtt_next_event(b.mqtt, &ev)) {
+		for (int k = 0; k < EVENTS_PER_TURN && jwb_mqtt_next_event(b.mqtt, &ev); k++) {
 			handle_mqtt_event(&b, &ev);
 			jwb_mqtt_event_clear(&ev);
 		}

@@ -378,9 +378,21 @@ int jwb_db_passed(struct jwb_db *db, uint64_t xmax, bool *passed, char *errbuf, 
 	return 0;
 }
 
+struct driver_row {
+	const char *id;   /* in res */
+	int row;
+};
+
 struct jwb_drivers {
 	PGresult *res;
+	struct driver_row *rows;   /* rows with a driver id, sorted by it (binary search) */
+	int n_rows;
 };
+
+static int cmp_driver_row(const void *a, const void *b)
+{
+	return strcmp(((const struct driver_row *)a)->id, ((const struct driver_row *)b)->id);
+}
 
 int jwb_db_drivers(struct jwb_db *db, const char *const *ids, size_t n, struct jwb_drivers **out,
 		char *errbuf, size_t errlen)
@@ -399,13 +411,24 @@ int jwb_db_drivers(struct jwb_db *db, const char *const *ids, size_t n, struct j
 	free(arr);
 	if (!res)
 		return -1;
+	int rows = PQntuples(res);
 	*out = calloc(1, sizeof(**out));
-	if (!*out) {
+	struct driver_row *index = *out ? malloc((size_t)(rows ? rows : 1) * sizeof(*index)) : NULL;
+	if (!index) {
+		free(*out);
+		*out = NULL;
 		PQclear(res);
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
 	}
+	int k = 0;
+	for (int i = 0; i < rows; i++)
+		if (!PQgetisnull(res, i, 0))
+			index[k++] = (struct driver_row){PQgetvalue(res, i, 0), i};
+	qsort(index, (size_t)k, sizeof(*index), cmp_driver_row);
 	(*out)->res = res;
+	(*out)->rows = index;
+	(*out)->n_rows = k;
 	return 0;
 }
 
@@ -414,10 +437,19 @@ bool jwb_drivers_lookup(void *arg, const char *driver_id, struct jwb_driver_info
 	struct jwb_drivers *d = arg;
 	if (!d || !d->res)
 		return false;
-	int n = PQntuples(d->res);
-	for (int i = 0; i < n; i++) {
-		if (PQgetisnull(d->res, i, 0) || strcmp(PQgetvalue(d->res, i, 0), driver_id) != 0)
+	int lo = 0, hi = d->n_rows;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int i = d->rows[mid].row;
+		int c = strcmp(d->rows[mid].id, driver_id);
+		if (c < 0) {
+			lo = mid + 1;
 			continue;
+		}
+		if (c > 0) {
+			hi = mid;
+			continue;
+		}
 		out->name = field(d->res, i, 1);
 		out->has_rating = !PQgetisnull(d->res, i, 2);
 		out->rating = out->has_rating ? strtod(PQgetvalue(d->res, i, 2), NULL) : 0;
@@ -432,6 +464,7 @@ void jwb_drivers_free(struct jwb_drivers *d)
 	if (!d)
 		return;
 	PQclear(d->res);
+	free(d->rows);
 	free(d);
 }
 
