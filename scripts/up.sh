@@ -28,8 +28,10 @@
 #   JETWIRE_NO_BUILD=1      skip scripts/deps.sh and the build (use what JETWIRE_BUILD_DIR holds)
 #
 # The last line of a successful start is "up: ready".  Exit status: 130
-# after Ctrl-C (SIGINT), 143 after SIGTERM, 1 if the start failed or a
-# service died, 2 for a bad argument or variable.
+# after Ctrl-C (SIGINT), 143 after SIGTERM, 129 after SIGHUP (terminal
+# closed), 1 if the start failed or a service died, 2 for a bad argument or
+# variable.  The pieces are started by scripts/lib/stack.sh; docs/quickstart.md
+# explains all of it.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -182,13 +184,16 @@ if [[ "$no_build" == 1 ]]; then
 	echo "up: JETWIRE_NO_BUILD=1: using the programs in $build_dir as they are"
 else
 	"$root/scripts/deps.sh" || die "installing the dependencies failed (scripts/deps.sh)"
-	targets=(jetwire_plugin jetwire-token jetwire-acl jetwire-bridge jetwire-migrate jetwire-driver-sim)
-	[[ -f "$root/tools/order_sim.cmake" ]] && targets+=(jetwire-order-sim)
-	# the web demo's pages and mqtt.js (helper target defined in web/web.cmake)
-	[[ -f "$root/web/web.cmake" ]] && targets+=(web)
+	targets=(jetwire_plugin jetwire-token jetwire-acl jetwire-bridge jetwire-migrate jetwire-driver-sim
+		jetwire-order-sim)
 	printf 'up: building %s (log: %s) ... ' "$build_dir" "$data_dir/build.log"
 	t0=$SECONDS
+	# The web demo (web/web.cmake defines a target `web` that assembles the
+	# pages and mqtt.js in $build_dir/web/): built when the target exists;
+	# without it the broker serves web/ as it is.
 	if ! { cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+			&& build_targets="$(cmake --build "$build_dir" --target help)" \
+			&& { ! grep -Eq '^(\.\.\. )?web(:| |$)' <<<"$build_targets" || targets+=(web); } \
 			&& cmake --build "$build_dir" --parallel "$(nproc)" --target "${targets[@]}"; } \
 			>"$data_dir/build.log" 2>&1; then
 		echo "FAILED"
