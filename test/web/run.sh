@@ -44,7 +44,9 @@ stack_lib="$root/scripts/lib/stack.sh"
 STACK_ROOT="$root"
 STACK_BUILD_DIR="$build"
 STACK_DIR="$(mktemp -d /tmp/jetwire-web-test.XXXXXX)"
-export STACK_ROOT STACK_BUILD_DIR STACK_DIR
+# sanitizer builds: the ASan runtime preloaded into the (not instrumented) mosquitto
+STACK_BROKER_PRELOAD="${STACK_BROKER_PRELOAD:-${JW_BROKER_PRELOAD:-}}"
+export STACK_ROOT STACK_BUILD_DIR STACK_DIR STACK_BROKER_PRELOAD
 # shellcheck source=SCRIPTDIR/../../scripts/lib/stack.sh
 source "$stack_lib"
 
