@@ -71,7 +71,7 @@ add_plot bridge_latency_100.dat "bridge: commit -> delivery, 100 updates/s"
 add_plot bridge_latency_1000.dat "bridge: commit -> delivery, 1,000 updates/s"
 add_plot live_latency_baseline.dat "driver location -> customer, no validation"
 add_plot live_latency_validate.dat "driver location -> customer, validation on"
-add_plot live_latency_persist.dat "driver location -> customer, persistence phase"
+
 if [[ ${#plots[@]} -gt 0 ]]; then
 	joined="$(IFS=,; echo "${plots[*]}")"
 	gnuplot <<EOF || echo "report: gnuplot failed on the latency plot" >&2

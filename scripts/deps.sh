@@ -24,6 +24,7 @@ PACKAGES=(
 	uthash-dev           # per-connection table in the plugin
 	check                # unit and integration test framework
 	python3-jsonschema   # test/schema/validate_payloads.py: published payloads against schemas/json/
+	python3-yaml         # test/docker/check_static.py: parses docker/compose.yaml
 	libpaho-mqtt-dev     # integration tests: MQTT over WebSocket client (and the bridge's MQTT client)
 	libssl-dev           # the plugin verifies JWS signatures with OpenSSL (plugin/core/jws.c); unit tests make keys
 	openssl              # scripts/up.sh generates the demo secret

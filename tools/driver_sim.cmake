@@ -7,7 +7,6 @@ add_executable(jetwire-driver-sim
 target_include_directories(jetwire-driver-sim PRIVATE
   ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/lib ${MOSQUITTO_INCLUDE_DIR})
 target_link_libraries(jetwire-driver-sim PRIVATE jetwire_common ${MOSQUITTO_CLIENT_LIB} m)
-install(TARGETS jetwire-driver-sim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # The integration test runs it ($JW_BUILD_DIR/jetwire-driver-sim).
 if(TARGET it_driver_sim)
   add_dependencies(it_driver_sim jetwire-driver-sim)

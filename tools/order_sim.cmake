@@ -12,4 +12,3 @@ add_executable(jetwire-order-sim
   ${CMAKE_CURRENT_LIST_DIR}/order_sim_flow.c)
 target_include_directories(jetwire-order-sim PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(jetwire-order-sim PRIVATE PkgConfig::LIBPQ m)
-install(TARGETS jetwire-order-sim RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
