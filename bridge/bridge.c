@@ -714,18 +714,33 @@ static bool offer_wanted(const struct jwb_config *cfg, const struct jwb_change *
 	return jwb_config_status_offered(cfg, c->status);
 }
 
-/* Query the nearest online, available drivers and queue one offer each,
- * after the order's own messages; not retained, expiring with the offer. */
-static void send_offers(struct bridge *b, const struct jwb_change *c)
+/* Queue one offer per nearby online, available driver for each of the n
+ * changes (orders entering an offer status), after the orders' own
+ * messages; not retained, expiring with the offer.  One query for all of
+ * them: a query per order cost more than everything else the bridge does
+ * for a change. */
+static void send_offers(struct bridge *b, const struct jwb_change *const *changes, size_t n)
 {
+	if (n == 0)
+		return;
+	const char **merchants = malloc(n * sizeof(*merchants));
+	if (!merchants) {
+		jwb_warn("no offers for %zu order(s): out of memory", n);
+		b->stats.offer_failures += n;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		merchants[i] = changes[i]->merchant_id;
 	char err[512];
 	PGresult *res = NULL;
-	if (jwb_db_offers(b->db, c->merchant_id, b->cfg->offer_radius_m / 1000.0, b->cfg->offer_max_drivers,
+	int rc = jwb_db_offers(b->db, merchants, n, b->cfg->offer_radius_m / 1000.0, b->cfg->offer_max_drivers,
 			b->cfg->offer_max_position_age, b->cfg->offer_availability, b->cfg->n_offer_availability,
-			&res, err, sizeof(err)) != 0) {
-		/* Offers are a convenience: a failing query must not stop the order. */
-		jwb_warn("no offers for order %s: %s", c->entity_id, err);
-		b->stats.offer_failures++;
+			&res, err, sizeof(err));
+	free(merchants);
+	if (rc != 0) {
+		/* Offers are a convenience: a failing query must not stop the orders. */
+		jwb_warn("no offers for %zu order(s) (order %s first): %s", n, changes[0]->entity_id, err);
+		b->stats.offer_failures += n;
 		if (!jwb_db_ok(b->db))
 			db_lost(b, err);
 		return;
@@ -734,12 +749,16 @@ static void send_offers(struct bridge *b, const struct jwb_change *c)
 		return;
 	int64_t expires = now_ms() + (int64_t)b->cfg->offer_lifetime * 1000;
 	for (int i = 0; i < PQntuples(res); i++) {
-		const char *driver = PQgetvalue(res, i, 0);
+		long idx = strtol(PQgetvalue(res, i, 0), NULL, 10);
+		if (idx < 1 || (size_t)idx > n)
+			continue;
+		const struct jwb_change *c = changes[idx - 1];
+		const char *driver = PQgetvalue(res, i, 1);
 		struct jwb_order_offer offer = {
 			.order_id = c->entity_id, .order_number = c->order_number,
-			.distance_km = strtod(PQgetvalue(res, i, 1), NULL),
-			.pickup_lat = strtod(PQgetvalue(res, i, 2), NULL),
-			.pickup_lng = strtod(PQgetvalue(res, i, 3), NULL),
+			.distance_km = strtod(PQgetvalue(res, i, 2), NULL),
+			.pickup_lat = strtod(PQgetvalue(res, i, 3), NULL),
+			.pickup_lng = strtod(PQgetvalue(res, i, 4), NULL),
 			.expires_ms = expires,
 		};
 		char why[256], topic[300];
@@ -875,11 +894,14 @@ static void stream_batch(struct bridge *b)
 		}
 	}
 	queue_append(b, jwb_plan_take(b->plan));
-	for (size_t k = 0; b->db && k < n_ok; k++) {
-		const struct jwb_change *c = &batch.changes[ok_rows[k]];
-		if (offer_wanted(b->cfg, c))
-			send_offers(b, c);
-	}
+	const struct jwb_change **offered = malloc((n_ok ? n_ok : 1) * sizeof(*offered));
+	size_t n_offered = 0;
+	for (size_t k = 0; offered && k < n_ok; k++)
+		if (offer_wanted(b->cfg, &batch.changes[ok_rows[k]]))
+			offered[n_offered++] = &batch.changes[ok_rows[k]];
+	if (b->db)
+		send_offers(b, offered, n_offered);
+	free(offered);
 	uint64_t last = last_queued_seq(b);
 	for (size_t k = 0; k < n_ok; k++)
 		hold(b, batch.changes[ok_rows[k]].id, last);

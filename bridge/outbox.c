@@ -17,7 +17,7 @@ struct jwb_db {
 	PGconn *conn;
 	char *driver_sql;        /* jetwire.driver_lookup_sql(), NULL when none */
 	char *tracker_sql;       /* jetwire.tracker_keep_sql(), NULL when none */
-	char *offer_sql;         /* jetwire.offer_sql(), NULL when none */
+	char *offer_sql;         /* jetwire.offers_sql(), NULL when none */
 	bool in_resync;
 };
 
@@ -87,7 +87,7 @@ static int load_driver_sql(struct jwb_db *db, char *errbuf, size_t errlen)
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		db->tracker_sql = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	res = exec_params(db, "reading jetwire.offer_sql()", "SELECT jetwire.offer_sql()", 0,
+	res = exec_params(db, "reading jetwire.offers_sql()", "SELECT jetwire.offers_sql()", 0,
 			NULL, PGRES_TUPLES_OK, errbuf, errlen);
 	if (!res)
 		return -1;
@@ -710,9 +710,9 @@ int jwb_db_trim_history(struct jwb_db *db, int retention_s, int64_t *deleted, ch
 	return 0;
 }
 
-int jwb_db_offers(struct jwb_db *db, const char *merchant_id, double radius_km, int max_drivers,
-		int max_position_age, char *const *availability, size_t n_availability, PGresult **res,
-		char *errbuf, size_t errlen)
+int jwb_db_offers(struct jwb_db *db, const char *const *merchant_ids, size_t n_merchants, double radius_km,
+		int max_drivers, int max_position_age, char *const *availability, size_t n_availability,
+		PGresult **res, char *errbuf, size_t errlen)
 {
 	*res = NULL;
 	if (!db->offer_sql)
@@ -721,14 +721,18 @@ int jwb_db_offers(struct jwb_db *db, const char *merchant_id, double radius_km, 
 	snprintf(radius, sizeof(radius), "%.3f", radius_km);
 	snprintf(max, sizeof(max), "%d", max_drivers);
 	snprintf(age, sizeof(age), "%d", max_position_age);
+	char *merchants = text_array(merchant_ids, n_merchants);
 	char *avail = text_array((const char *const *)availability, n_availability);
-	if (!avail) {
+	if (!merchants || !avail) {
+		free(merchants);
+		free(avail);
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
 	}
-	const char *values[5] = {merchant_id, radius, max, age, avail};
-	*res = exec_params(db, "finding drivers to offer an order to", db->offer_sql, 5, values,
+	const char *values[5] = {merchants, radius, max, age, avail};
+	*res = exec_params(db, "finding drivers to offer orders to", db->offer_sql, 5, values,
 			PGRES_TUPLES_OK, errbuf, errlen);
+	free(merchants);
 	free(avail);
 	return *res ? 0 : -1;
 }

@@ -87,13 +87,15 @@ int jwb_db_store_positions(struct jwb_db *db, const struct jwb_position *pos, si
 		char *errbuf, size_t errlen);
 int jwb_db_trim_history(struct jwb_db *db, int retention_s, int64_t *deleted, char *errbuf, size_t errlen);
 
-/* Online, available drivers near a merchant's pickup point, nearest first
- * (jetwire.offer_sql()): rows driver_id, distance_km, pickup_lat,
- * pickup_lng.  *res NULL when no merchant table is registered (caller
+/* For each of n merchants (one per order to offer; repeats allowed): the
+ * online, available drivers near its pickup point, at most max_drivers,
+ * in one query (jetwire.offers_sql()): rows idx (1-based position in
+ * merchant_ids), driver_id, distance_km, pickup_lat, pickup_lng, by idx then
+ * nearest first.  *res NULL when no merchant table is registered (caller
  * PQclear()s it otherwise). */
-int jwb_db_offers(struct jwb_db *db, const char *merchant_id, double radius_km, int max_drivers,
-		int max_position_age, char *const *availability, size_t n_availability, PGresult **res,
-		char *errbuf, size_t errlen);
+int jwb_db_offers(struct jwb_db *db, const char *const *merchant_ids, size_t n_merchants, double radius_km,
+		int max_drivers, int max_position_age, char *const *availability, size_t n_availability,
+		PGresult **res, char *errbuf, size_t errlen);
 
 /* Backlog: rows waiting and the age of the oldest, in seconds. */
 int jwb_db_backlog(struct jwb_db *db, int64_t *rows, double *oldest_age_s, char *errbuf, size_t errlen);

@@ -174,6 +174,49 @@ START_TEST(at_most_offer_max_drivers_within_offer_radius)
 }
 END_TEST
 
+/* The orderId of driver i's next offer ("" if none within the wait). */
+static void next_offer(int i, char *order_id, size_t len, int wait_ms)
+{
+	char topic[32];
+	snprintf(topic, sizeof(topic), "driver/%d/offers", i);
+	char *payload = jw_client_wait_message(drivers[i], topic, wait_ms);
+	order_id[0] = '\0';
+	if(payload == NULL) return;
+	json_object *o = json_tokener_parse(payload), *v;
+	if(o && json_object_object_get_ex(o, "orderId", &v)) snprintf(order_id, len, "%s", json_object_get_string(v));
+	json_object_put(o);
+	free(payload);
+}
+
+/* Orders of two merchants entering an offer status in one transaction --
+ * one batch, one offers query -- each go to the drivers near their own
+ * merchant. */
+START_TEST(orders_of_one_batch_each_go_to_their_own_merchants_drivers)
+{
+	struct stack s;
+	stack_up(&s, "offers_batch", NULL);
+	connect_drivers(&s);
+	jw_exec_ok(s.db, "INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (2, 'North', 52.60, 13.405)");
+	jw_exec_ok(s.db, "BEGIN;"
+			"INSERT INTO orders (id, order_number, customer_id, merchant_id, status) VALUES"
+			" (1, 'T-1', 1, 1, 'CONFIRMED'), (2, 'T-2', 1, 2, 'CONFIRMED'), (3, 'T-3', 1, 1, 'PENDING');"
+			"COMMIT");
+	char got[32];
+	next_offer(2, got, sizeof(got), 15000);     /* driver 2 is 8.9 km from merchant 1, at merchant 2 */
+	ck_assert_str_eq(got, "2");
+	next_offer(6, got, sizeof(got), 15000);
+	ck_assert_str_eq(got, "1");
+	next_offer(1, got, sizeof(got), 15000);
+	ck_assert_str_eq(got, "1");
+	next_offer(2, got, sizeof(got), 1000);      /* nothing of merchant 1's for driver 2 */
+	ck_assert_str_eq(got, "");
+	next_offer(6, got, sizeof(got), 0);         /* nor merchant 2's (or the PENDING order's) for 6 */
+	ck_assert_str_eq(got, "");
+	ck_assert_int_eq(jw_bridge_log_count(&s.bridge, ": error:"), 0);
+	stack_down(&s);
+}
+END_TEST
+
 int main(void)
 {
 	char err[1024];
@@ -186,6 +229,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, nearest_online_available_drivers_get_the_offer);
 	tcase_add_test(tc, at_most_offer_max_drivers_within_offer_radius);
+	tcase_add_test(tc, orders_of_one_batch_each_go_to_their_own_merchants_drivers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
