@@ -32,6 +32,7 @@
 #include "driver_sim_route.h"
 #include "jw_file.h"
 #include "jw_mint.h"
+#include "jw_parse.h"
 
 #define PROG "jetwire-driver-sim"
 #define TICK_MS 100
@@ -214,26 +215,6 @@ static int bad_arg(const char *name, const char *value, const char *want)
 	return 2;
 }
 
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if(errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if(errno || end == s || *end || v < lo || v > hi) return false;
-	*out = v;
-	return true;
-}
-
 static int parse_args(int argc, char **argv)
 {
 	opt = (struct options){.host = "127.0.0.1", .port = 1883, .drivers = 10, .first_id = 1,
@@ -265,36 +246,36 @@ static int parse_args(int argc, char **argv)
 			if(!*v) return bad_arg(a, v, "a host name or address");
 			opt.host = v;
 		}else if(!strcmp(a, "--port")){
-			if(!parse_long(v, 1, 65535, &l)) return bad_arg(a, v, "a port 1..65535");
+			if(!jw_parse_long(v, 1, 65535, &l)) return bad_arg(a, v, "a port 1..65535");
 			opt.port = (int)l;
 		}else if(!strcmp(a, "--drivers")){
-			if(!parse_long(v, 1, 1000000, &opt.drivers)) return bad_arg(a, v, "an integer 1..1000000");
+			if(!jw_parse_long(v, 1, 1000000, &opt.drivers)) return bad_arg(a, v, "an integer 1..1000000");
 		}else if(!strcmp(a, "--first-id")){
-			if(!parse_long(v, 0, LONG_MAX / 2, &opt.first_id)) return bad_arg(a, v, "an integer >= 0");
+			if(!jw_parse_long(v, 0, LONG_MAX / 2, &opt.first_id)) return bad_arg(a, v, "an integer >= 0");
 		}else if(!strcmp(a, "--duration")){
-			if(!parse_double(v, 0, 1e9, &opt.duration_s)) return bad_arg(a, v, "seconds >= 0");
+			if(!jw_parse_double(v, 0, 1e9, &opt.duration_s)) return bad_arg(a, v, "seconds >= 0");
 		}else if(!strcmp(a, "--connect-rate")){
-			if(!parse_double(v, 0.01, 1e6, &opt.connect_rate)) return bad_arg(a, v, "a rate > 0 (per second)");
+			if(!jw_parse_double(v, 0.01, 1e6, &opt.connect_rate)) return bad_arg(a, v, "a rate > 0 (per second)");
 		}else if(!strcmp(a, "--mode")){
 			if(!strcmp(v, "seed")) opt.mode = MODE_SEED;
 			else if(!strcmp(v, "rate")) opt.mode = MODE_RATE;
 			else return bad_arg(a, v, "'seed' or 'rate'");
 		}else if(!strcmp(a, "--rate")){
-			if(!parse_double(v, 0.001, 1000, &opt.rate)) return bad_arg(a, v, "messages per second 0.001..1000");
+			if(!jw_parse_double(v, 0.001, 1000, &opt.rate)) return bad_arg(a, v, "messages per second 0.001..1000");
 			rate_given = true;
 		}else if(!strcmp(a, "--qos")){
-			if(!parse_long(v, 0, 1, &l)) return bad_arg(a, v, "0 or 1");
+			if(!jw_parse_long(v, 0, 1, &l)) return bad_arg(a, v, "0 or 1");
 			opt.qos = (int)l;
 		}else if(!strcmp(a, "--location-expiry")){
-			if(!parse_long(v, 0, UINT32_MAX, &opt.location_expiry)) return bad_arg(a, v, "seconds >= 0");
+			if(!jw_parse_long(v, 0, UINT32_MAX, &opt.location_expiry)) return bad_arg(a, v, "seconds >= 0");
 		}else if(!strcmp(a, "--presence-expiry")){
-			if(!parse_long(v, 0, UINT32_MAX, &opt.presence_expiry)) return bad_arg(a, v, "seconds >= 0");
+			if(!jw_parse_long(v, 0, UINT32_MAX, &opt.presence_expiry)) return bad_arg(a, v, "seconds >= 0");
 		}else if(!strcmp(a, "--session-expiry")){
-			if(!parse_long(v, 0, UINT32_MAX, &opt.session_expiry)) return bad_arg(a, v, "seconds >= 0");
+			if(!jw_parse_long(v, 0, UINT32_MAX, &opt.session_expiry)) return bad_arg(a, v, "seconds >= 0");
 		}else if(!strcmp(a, "--token-ttl")){
-			if(!parse_long(v, 10, 100L * 365 * 86400, &opt.token_ttl)) return bad_arg(a, v, "seconds >= 10");
+			if(!jw_parse_long(v, 10, 100L * 365 * 86400, &opt.token_ttl)) return bad_arg(a, v, "seconds >= 10");
 		}else if(!strcmp(a, "--keepalive")){
-			if(!parse_long(v, 5, 65535, &opt.keepalive)) return bad_arg(a, v, "seconds 5..65535");
+			if(!jw_parse_long(v, 5, 65535, &opt.keepalive)) return bad_arg(a, v, "seconds 5..65535");
 		}else if(!strcmp(a, "--secret-file")){
 			opt.secret_file = v;
 		}else if(!strcmp(a, "--username")){
@@ -305,18 +286,18 @@ static int parse_args(int argc, char **argv)
 			if(comma == NULL || (size_t)(comma - v) >= sizeof(lat)) return bad_arg(a, v, "LAT,LNG (e.g. 52.52,13.405)");
 			memcpy(lat, v, (size_t)(comma - v));
 			lat[comma - v] = '\0';
-			if(!parse_double(lat, -85, 85, &opt.lat0) || !parse_double(comma + 1, -180, 180, &opt.lng0))
+			if(!jw_parse_double(lat, -85, 85, &opt.lat0) || !jw_parse_double(comma + 1, -180, 180, &opt.lng0))
 				return bad_arg(a, v, "LAT,LNG with LAT in -85..85 and LNG in -180..180");
 		}else if(!strcmp(a, "--radius-km")){
-			if(!parse_double(v, 0.01, 1000, &opt.radius_km)) return bad_arg(a, v, "kilometres 0.01..1000");
+			if(!jw_parse_double(v, 0.01, 1000, &opt.radius_km)) return bad_arg(a, v, "kilometres 0.01..1000");
 		}else if(!strcmp(a, "--speed-kmh")){
-			if(!parse_double(v, 0, 1000, &opt.speed_kmh)) return bad_arg(a, v, "km/h 0..1000");
+			if(!jw_parse_double(v, 0, 1000, &opt.speed_kmh)) return bad_arg(a, v, "km/h 0..1000");
 		}else if(!strcmp(a, "--chaos")){
-			if(!parse_double(v, 0, 1, &opt.chaos)) return bad_arg(a, v, "a probability 0..1");
+			if(!jw_parse_double(v, 0, 1, &opt.chaos)) return bad_arg(a, v, "a probability 0..1");
 		}else if(!strcmp(a, "--report")){
-			if(!parse_double(v, 0, 86400, &opt.report_s)) return bad_arg(a, v, "seconds >= 0");
+			if(!jw_parse_double(v, 0, 86400, &opt.report_s)) return bad_arg(a, v, "seconds >= 0");
 		}else if(!strcmp(a, "--seed")){
-			if(!parse_long(v, 0, LONG_MAX, &l)) return bad_arg(a, v, "an integer >= 0");
+			if(!jw_parse_long(v, 0, LONG_MAX, &l)) return bad_arg(a, v, "an integer >= 0");
 			opt.seed = (uint64_t)l + 1;
 		}else{
 			fprintf(stderr, PROG ": unknown option %s\n", a);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jw_parse.h"
 #include "order_sim_flow.h"
 
 #define PROG "jetwire-order-sim"
@@ -166,28 +167,6 @@ static int bad_arg(const char *name, const char *value, const char *want)
 	return 2;
 }
 
-static bool parse_double(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int parse_args(int argc, char **argv)
 {
 	opt = (struct options){.interval_s = 20, .max_active = 5, .step_s = 8, .cancel_rate = 0.05,
@@ -227,25 +206,25 @@ static int parse_args(int argc, char **argv)
 				return bad_arg(a, v, "a PostgreSQL URL or conninfo");
 			opt.database = v;
 		} else if (!strcmp(a, "--interval")) {
-			if (!parse_double(v, 0.05, 86400, &opt.interval_s))
+			if (!jw_parse_double(v, 0.05, 86400, &opt.interval_s))
 				return bad_arg(a, v, "seconds 0.05..86400");
 		} else if (!strcmp(a, "--max-active")) {
-			if (!parse_long(v, 0, 100000, &opt.max_active))
+			if (!jw_parse_long(v, 0, 100000, &opt.max_active))
 				return bad_arg(a, v, "an integer 0..100000");
 		} else if (!strcmp(a, "--step")) {
-			if (!parse_double(v, 0.05, 86400, &opt.step_s))
+			if (!jw_parse_double(v, 0.05, 86400, &opt.step_s))
 				return bad_arg(a, v, "seconds 0.05..86400");
 		} else if (!strcmp(a, "--cancel-rate")) {
-			if (!parse_double(v, 0, 1, &opt.cancel_rate))
+			if (!jw_parse_double(v, 0, 1, &opt.cancel_rate))
 				return bad_arg(a, v, "a probability 0..1");
 		} else if (!strcmp(a, "--position-max-age")) {
-			if (!parse_double(v, 1, 86400 * 365.0, &opt.position_max_age_s))
+			if (!jw_parse_double(v, 1, 86400 * 365.0, &opt.position_max_age_s))
 				return bad_arg(a, v, "seconds >= 1");
 		} else if (!strcmp(a, "--duration")) {
-			if (!parse_double(v, 0, 1e9, &opt.duration_s))
+			if (!jw_parse_double(v, 0, 1e9, &opt.duration_s))
 				return bad_arg(a, v, "seconds >= 0");
 		} else if (!strcmp(a, "--seed")) {
-			if (!parse_long(v, 0, LONG_MAX, &l))
+			if (!jw_parse_long(v, 0, LONG_MAX, &l))
 				return bad_arg(a, v, "an integer >= 0");
 			opt.seed = (uint64_t)l;
 		}

@@ -11,4 +11,4 @@ add_executable(jetwire-order-sim
   ${CMAKE_CURRENT_LIST_DIR}/jetwire_order_sim.c
   ${CMAKE_CURRENT_LIST_DIR}/order_sim_flow.c)
 target_include_directories(jetwire-order-sim PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(jetwire-order-sim PRIVATE PkgConfig::LIBPQ m)
+target_link_libraries(jetwire-order-sim PRIVATE jetwire_common PkgConfig::LIBPQ m)
