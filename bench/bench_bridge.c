@@ -831,13 +831,8 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	mosquitto_lib_init();
 
-	char load[64] = "?";
-	FILE *lf = fopen("/proc/loadavg", "r");
-	if(lf){
-		if(fgets(load, sizeof(load), lf) == NULL) snprintf(load, sizeof(load), "?");
-		fclose(lf);
-		load[strcspn(load, "\n")] = '\0';
-	}
+	char load[64];
+	bb_loadavg(load, sizeof(load));
 	double search_secs = O.seconds / 2 < 2 ? 2 : O.seconds / 2;
 	printf("bench_bridge: %d orders, %d writers, %.1f s per phase%s; CPUs %ld, loadavg %s\n",
 			O.orders, O.writers, O.seconds, O.quick ? " (--quick smoke run)" : "",

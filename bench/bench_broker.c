@@ -732,3 +732,13 @@ long bb_control_count(struct bb_client *c)
 	free(resp);
 	return n;
 }
+
+void bb_loadavg(char *buf, size_t len)
+{
+	snprintf(buf, len, "?");
+	FILE *f = fopen("/proc/loadavg", "r");
+	if(f == NULL) return;
+	if(fgets(buf, (int)len, f) == NULL) snprintf(buf, len, "?");
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}

@@ -81,6 +81,10 @@ int bb_cpu_split(pid_t pid, double *user, double *sys);
 /* Peak RSS (VmHWM) in bytes; -1 on error. */
 long long bb_peak_rss_bytes(pid_t pid);
 
+/* /proc/loadavg's line (without the newline), "?" if unreadable: printed
+ * with every benchmark's figures, which move with other load. */
+void bb_loadavg(char *buf, size_t len);
+
 /* CLOCK_MONOTONIC seconds. */
 double bb_now(void);
 void bb_sleep_ms(int ms);

@@ -319,13 +319,8 @@ int main(int argc, char **argv)
 	}
 	if(o.threads < 1 || o.threads > 64 || o.reps < 1 || o.reps > 64 || o.pool < 1) usage();
 
-	char load[64] = "?";
-	FILE *lf = fopen("/proc/loadavg", "r");
-	if(lf){
-		if(fgets(load, sizeof(load), lf) == NULL) snprintf(load, sizeof(load), "?");
-		fclose(lf);
-		load[strcspn(load, "\n")] = '\0';
-	}
+	char load[64];
+	bb_loadavg(load, sizeof(load));
 	printf("bench_connect: %d connecting threads, %.1f s per timed run, %d reps, pool of %d tokens;"
 			" CPUs %ld, loadavg %s\n", o.threads, o.seconds, o.reps, o.pool, sysconf(_SC_NPROCESSORS_ONLN), load);
 

@@ -822,13 +822,8 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	mosquitto_lib_init();
 
-	char load[64] = "?";
-	FILE *lf = fopen("/proc/loadavg", "r");
-	if(lf){
-		if(fgets(load, sizeof(load), lf) == NULL) snprintf(load, sizeof(load), "?");
-		fclose(lf);
-		load[strcspn(load, "\n")] = '\0';
-	}
+	char load[64];
+	bb_loadavg(load, sizeof(load));
 	printf("bench_live: %d drivers at %g location/s, %d customers (%d drivers each, subscribed %s),"
 			" persistence phase at %g/s;"
 			" %.0f s windows after %.0f s warm-up; CPUs %ld, loadavg %s\n",

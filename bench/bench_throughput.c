@@ -771,13 +771,8 @@ int main(int argc, char **argv)
 	if(o.messages_qos1 == 0) o.messages_qos1 = o.messages / 2 + 1;
 	mosquitto_lib_init();
 
-	char load[64] = "?";
-	FILE *lf = fopen("/proc/loadavg", "r");
-	if(lf){
-		if(fgets(load, sizeof(load), lf) == NULL) snprintf(load, sizeof(load), "?");
-		fclose(lf);
-		load[strcspn(load, "\n")] = '\0';
-	}
+	char load[64];
+	bb_loadavg(load, sizeof(load));
 	printf("bench_throughput: %zu messages per QoS 0 run, %zu per QoS 1 run, %d services + %d drivers publishing,\n"
 			"  %d customer subscribers (%d orders each), %d '#' subscribers, %zu-byte payload,\n"
 			"  %u background orders, %d reps; CPUs %ld, loadavg %s\n",
