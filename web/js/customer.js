@@ -9,10 +9,6 @@
 	'use strict';
 	const J = window.Jetwire;
 	const el = J.el;
-	if (!window.mqtt) {
-		J.banner('error', 'mqtt.min.js is missing next to this page: build the web target (cmake --build build --target web) and serve build/web');
-		return;
-	}
 	const session = await J.session('customer');
 	const cfg = J.config();
 	const home = cfg.customers[session.sub];

@@ -15,10 +15,6 @@
 	'use strict';
 	const J = window.Jetwire;
 	const el = J.el;
-	if (!window.mqtt) {
-		J.banner('error', 'mqtt.min.js is missing next to this page: build the web target (cmake --build build --target web) and serve build/web');
-		return;
-	}
 	const session = await J.session('driver');
 	const cfg = J.config();
 	const sub = session.sub;

@@ -188,9 +188,14 @@
 	/*
 	 * Start a page for `role`: find the token, decode it, show who is logged
 	 * in and when the token expires.  Resolves with the session
-	 * {token, claims, sub, role, exp} or never (wrong role: the banner says so).
+	 * {token, claims, sub, role, exp} or never (no mqtt.js, wrong role: the
+	 * banner says so).
 	 */
 	J.session = async function (role) {
+		if (!window.mqtt) {
+			J.banner('error', 'mqtt.min.js is missing next to this page: build the web target (cmake --build build --target web) and serve build/web');
+			return new Promise(() => {});
+		}
 		const token = tokenFromFragment() || await askForToken(role);
 		let claims;
 		try {
