@@ -453,15 +453,7 @@ _stack_web_root() {
 	local places='{"merchants": {}, "customers": {}, "drivers": {}}'
 	if [[ -n "${STACK_DATABASE_URL:-}" ]] \
 			&& [[ "$(_stack_psql -c "SELECT to_regclass('merchants') IS NOT NULL AND to_regclass('customers') IS NOT NULL AND to_regclass('drivers') IS NOT NULL" 2>/dev/null)" == t ]]; then
-		places="$(_stack_psql -c "
-			SELECT json_build_object(
-			  'merchants', COALESCE((SELECT json_object_agg(id, json_build_object('name', name,
-			      'lat', pickup_lat, 'lng', pickup_lng) ORDER BY id) FROM merchants), '{}'),
-			  'customers', COALESCE((SELECT json_object_agg(c.id, json_build_object('name', c.name,
-			      'lat', to_jsonb(c) -> 'home_lat', 'lng', to_jsonb(c) -> 'home_lng') ORDER BY c.id)
-			      FROM customers c), '{}'),
-			  'drivers', COALESCE((SELECT json_object_agg(id, json_build_object('name', name,
-			      'vehicleType', vehicle_type) ORDER BY id) FROM drivers), '{}'))")" \
+		places="$(_stack_psql -f "$STACK_ROOT/schemas/demo/web_places.sql")" \
 			|| { _stack_fail "reading the demo's merchants and customers failed"; return 1; }
 	fi
 	cat >"$STACK_WEB_ROOT/config.js" <<-EOF
