@@ -45,6 +45,8 @@ BIN="$BUILD_DIR/bench"
 OUT="$BUILD_DIR/bench-results"
 mkdir -p "$OUT"
 
+# ARGS_<name> are read indirectly (${!args_var}) below
+# shellcheck disable=SC2034
 if [ "$LONG" = 1 ]; then
 	ARGS_acl_decide="--batches 50000 --kind-batches 3000"
 	ARGS_relations_memory="--tuples 100000,400000,1000000 --broker-tuples 400000"
