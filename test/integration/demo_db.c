@@ -41,3 +41,27 @@ PGconn *jw_demo_db(const struct jw_pg *pg, const char *name, char *conninfo, siz
 	jw_exec_file(c, "schemas/demo/capture.sql");
 	return c;
 }
+
+void jw_demo_stack_up(struct jw_demo_stack *s, const struct jw_pg *pg, const char *dbname, const char *seed_sql,
+		const char *plugin_opts, const char *bridge_conf)
+{
+	char ci[600], err[2048];
+	s->db = jw_demo_db(pg, dbname, ci, sizeof(ci));
+	if(seed_sql) jw_exec_ok(s->db, seed_sql);
+	jw_broker_start(&s->broker, &(struct jw_broker_opts){.plugin_opts = plugin_opts});
+	struct jw_bridge_opts o = {.database = ci, .mqtt_port = s->broker.port,
+		.secret_path = s->broker.secret_path, .extra_conf = bridge_conf};
+	ck_assert_msg(jw_bridge_start(&s->bridge, &o, err, sizeof(err)) == 0, "%s", err);
+}
+
+void jw_demo_stack_down(struct jw_demo_stack *s)
+{
+	char err[256];
+	int code = -1;
+	ck_assert_msg(jw_bridge_stop(&s->bridge, &code, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(code == 0, "bridge exit %d, log %s", code, s->bridge.log_path);
+	jw_bridge_cleanup(&s->bridge);
+	jw_client_destroy_all();
+	jw_broker_stop(&s->broker);
+	PQfinish(s->db);
+}

@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #include "bridge_harness.h"
+#include "demo_db.h"
 #include "harness.h"
-#include "jw_file.h"
-#include "migrate.h"
 #include "pg_harness.h"
 
 static struct jw_pg pg;
@@ -28,66 +27,19 @@ static struct jw_pg pg;
 #define CENTER_LNG 13.405
 #define RADIUS_KM 3.0
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s\n-> %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
-
-static void load_file(PGconn *c, const char *rel)
-{
-	char path[1024], err[512];
-	snprintf(path, sizeof(path), "%s/%s", getenv("JW_SOURCE_DIR"), rel);
-	char *sql = NULL;
-	size_t len;
-	ck_assert_msg(jw_read_file(path, 1u << 20, &sql, &len, err, sizeof(err)) == 0, "%s", err);
-	exec_ok(c, sql);
-	free(sql);
-}
-
-struct stack {
-	PGconn *db;
-	struct jw_broker broker;
-	struct jw_bridge bridge;
-};
-
 /* As it_positions.c: database with the demo tables and capture, a broker
  * (here with a location rate limit of 10/s, burst 20, for drivers), the
  * bridge, resynced. */
-static void stack_up(struct stack *s, const char *dbname, const char *extra_conf)
+static void stack_up(struct jw_demo_stack *s, const char *dbname, const char *extra_conf)
 {
-	char ci[600], err[2048];
-	ck_assert_msg(jw_pg_create_db(&pg, dbname, NULL, err, sizeof(err)) == 0, "%s", err);
-	jw_pg_conninfo(&pg, dbname, NULL, ci, sizeof(ci));
-	s->db = PQconnectdb(ci);
-	ck_assert_msg(PQstatus(s->db) == CONNECTION_OK, "%s", PQerrorMessage(s->db));
-	PQsetNoticeProcessor(s->db, NULL, NULL);
-	ck_assert_msg(jw_migrate(s->db, err, sizeof(err), NULL) == 0, "%s", err);
-	load_file(s->db, "schemas/demo/tables.sql");
-	load_file(s->db, "schemas/demo/capture.sql");
-	jw_broker_start(&s->broker, &(struct jw_broker_opts){.plugin_opts = "plugin_opt_location_rate driver:10/20\n"});
-	struct jw_bridge_opts o = {.database = ci, .mqtt_port = s->broker.port,
-		.secret_path = s->broker.secret_path, .extra_conf = extra_conf};
-	ck_assert_msg(jw_bridge_start(&s->bridge, &o, err, sizeof(err)) == 0, "%s", err);
-}
-
-static void stack_down(struct stack *s)
-{
-	char err[256];
-	int code = -1;
-	ck_assert_msg(jw_bridge_stop(&s->bridge, &code, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(code == 0, "bridge exit %d, log %s", code, s->bridge.log_path);
-	jw_bridge_cleanup(&s->bridge);
-	jw_client_destroy_all();
-	jw_broker_stop(&s->broker);
-	PQfinish(s->db);
+	jw_demo_stack_up(s, &pg, dbname,
+			NULL,
+			"plugin_opt_location_rate driver:10/20\n", extra_conf);
 }
 
 /* Run the simulator with `extra` arguments (NULL-terminated) against the
  * stack's broker; returns its exit code, output in out. */
-static int run_sim(struct stack *s, const char *const *extra, char *out, size_t outlen)
+static int run_sim(struct jw_demo_stack *s, const char *const *extra, char *out, size_t outlen)
 {
 	const char *dir = getenv("JW_BUILD_DIR");
 	ck_assert_msg(dir != NULL, "JW_BUILD_DIR is not set (run through ctest)");
@@ -144,7 +96,7 @@ static void wait_count(PGconn *c, const char *sql, long want)
 
 START_TEST(drivers_publish_and_end_offline)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "sim_rate", "location_flush_ms 100\n");
 	static char out[65536];
 	const char *extra[] = {"--drivers", "5", "--first-id", "101", "--mode", "rate", "--rate", "2",
@@ -185,13 +137,13 @@ START_TEST(drivers_publish_and_end_offline)
 		ck_assert_str_eq(PQgetvalue(r, i, 5), "t");
 	}
 	PQclear(r);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
 START_TEST(chaos_drops_and_reconnects)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "sim_chaos", "location_flush_ms 100\n");
 	static char out[65536];
 	const char *extra[] = {"--drivers", "3", "--first-id", "201", "--mode", "rate", "--rate", "1",
@@ -205,7 +157,7 @@ START_TEST(chaos_drops_and_reconnects)
 	/* every driver's position made it to the database despite the drops */
 	wait_count(s.db, "SELECT count(*) FROM jetwire.driver_position WHERE driver_id IN ('201','202','203') "
 			"AND lat IS NOT NULL", 3);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 

@@ -21,50 +21,28 @@
 
 static struct jw_pg pg;
 
-struct stack {
-	PGconn *db;
-	struct jw_broker broker;
-	struct jw_bridge bridge;
-};
-
 /* Merchant 1 at 52.52,13.405 and drivers around it:
  *   1  1.1 km  online  AVAILABLE      6  0.5 km  online  AVAILABLE
  *   2  8.9 km  online  AVAILABLE  (outside 5 km)
  *   3  0.1 km  online  BUSY           4  0.1 km  offline AVAILABLE
  *   5  0.6 km  online  AVAILABLE  (position an hour old) */
-static void stack_up(struct stack *s, const char *dbname, const char *extra_conf)
+static void stack_up(struct jw_demo_stack *s, const char *dbname, const char *extra_conf)
 {
-	char ci[600], err[2048];
-	s->db = jw_demo_db(&pg, dbname, ci, sizeof(ci));
-	jw_exec_ok(s->db, "INSERT INTO customers (id, name) VALUES (1, 'Ada');"
+	jw_demo_stack_up(s, &pg, dbname,
+			"INSERT INTO customers (id, name) VALUES (1, 'Ada');"
 			"INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (1, 'Fresh Press', 52.52, 13.405);"
 			"INSERT INTO drivers (id, name, availability) VALUES (1, 'a', 'AVAILABLE'), (2, 'b', 'AVAILABLE'),"
 			" (3, 'c', 'BUSY'), (4, 'd', 'AVAILABLE'), (5, 'e', 'AVAILABLE'), (6, 'f', 'AVAILABLE');"
 			"INSERT INTO jetwire.driver_position (driver_id, lat, lng, ts, presence) VALUES"
 			" ('1', 52.53, 13.405, now(), 'online'), ('2', 52.60, 13.405, now(), 'online'),"
 			" ('3', 52.521, 13.405, now(), 'online'), ('4', 52.521, 13.405, now(), 'offline'),"
-			" ('5', 52.525, 13.41, now() - interval '1 hour', 'online'), ('6', 52.5245, 13.405, now(), 'online')");
-	jw_broker_start(&s->broker, &(struct jw_broker_opts){0});
-	struct jw_bridge_opts o = {.database = ci, .mqtt_port = s->broker.port,
-		.secret_path = s->broker.secret_path, .extra_conf = extra_conf};
-	ck_assert_msg(jw_bridge_start(&s->bridge, &o, err, sizeof(err)) == 0, "%s", err);
-}
-
-static void stack_down(struct stack *s)
-{
-	char err[256];
-	int code = -1;
-	ck_assert_msg(jw_bridge_stop(&s->bridge, &code, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(code == 0, "bridge exit %d, log %s", code, s->bridge.log_path);
-	jw_bridge_cleanup(&s->bridge);
-	jw_client_destroy_all();
-	jw_broker_stop(&s->broker);
-	PQfinish(s->db);
+			" ('5', 52.525, 13.41, now() - interval '1 hour', 'online'), ('6', 52.5245, 13.405, now(), 'online')",
+			NULL, extra_conf);
 }
 
 static struct jw_client *drivers[7];
 
-static void connect_drivers(struct stack *s)
+static void connect_drivers(struct jw_demo_stack *s)
 {
 	for(int i = 1; i <= 6; i++){
 		char sub[8], topic[32];
@@ -109,7 +87,7 @@ static double offer_for(int i, const char *order, FILE *record)
 
 START_TEST(nearest_online_available_drivers_get_the_offer)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "offers_near", NULL);
 	connect_drivers(&s);
 	char path[400];
@@ -152,13 +130,13 @@ START_TEST(nearest_online_available_drivers_get_the_offer)
 			sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(code == 0, "validator exit %d: %s", code, out);
 	ck_assert_int_eq(jw_bridge_log_count(&s.bridge, ": error:"), 0);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
 START_TEST(at_most_offer_max_drivers_within_offer_radius)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "offers_max", "offer_max_drivers 1\noffer_radius_m 20000\n");
 	connect_drivers(&s);
 	char path[400];
@@ -170,7 +148,7 @@ START_TEST(at_most_offer_max_drivers_within_offer_radius)
 	ck_assert_int_eq(jw_client_count_messages(drivers[1], "driver/1/offers", 1500), 0);
 	ck_assert_int_eq(jw_client_count_messages(drivers[2], "driver/2/offers", 0), 0);
 	fclose(record);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
@@ -193,7 +171,7 @@ static void next_offer(int i, char *order_id, size_t len, int wait_ms)
  * merchant. */
 START_TEST(orders_of_one_batch_each_go_to_their_own_merchants_drivers)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "offers_batch", NULL);
 	connect_drivers(&s);
 	jw_exec_ok(s.db, "INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (2, 'North', 52.60, 13.405)");
@@ -213,7 +191,7 @@ START_TEST(orders_of_one_batch_each_go_to_their_own_merchants_drivers)
 	next_offer(6, got, sizeof(got), 0);         /* nor merchant 2's (or the PENDING order's) for 6 */
 	ck_assert_str_eq(got, "");
 	ck_assert_int_eq(jw_bridge_log_count(&s.bridge, ": error:"), 0);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 

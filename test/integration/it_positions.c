@@ -22,38 +22,16 @@
 
 static struct jw_pg pg;
 
-struct stack {
-	PGconn *db;
-	struct jw_broker broker;
-	struct jw_bridge bridge;
-};
-
 /* Database with the demo tables and capture, customers 1 and 2, merchant 1,
  * drivers 1 and 2; a broker; the bridge, resynced. */
-static void stack_up(struct stack *s, const char *dbname, const char *extra_conf)
+static void stack_up(struct jw_demo_stack *s, const char *dbname, const char *extra_conf)
 {
-	char ci[600], err[2048];
-	s->db = jw_demo_db(&pg, dbname, ci, sizeof(ci));
-	jw_exec_ok(s->db, "INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
+	jw_demo_stack_up(s, &pg, dbname,
+			"INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
 			"INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (1, 'Fresh Press', 52.52, 13.405);"
 			"INSERT INTO drivers (id, name, rating, vehicle_type) VALUES (1, 'Dan', 4.8, 'BIKE'), "
-			"(2, 'Eve', 4.5, 'CAR')");
-	jw_broker_start(&s->broker, &(struct jw_broker_opts){0});
-	struct jw_bridge_opts o = {.database = ci, .mqtt_port = s->broker.port,
-		.secret_path = s->broker.secret_path, .extra_conf = extra_conf};
-	ck_assert_msg(jw_bridge_start(&s->bridge, &o, err, sizeof(err)) == 0, "%s", err);
-}
-
-static void stack_down(struct stack *s)
-{
-	char err[256];
-	int code = -1;
-	ck_assert_msg(jw_bridge_stop(&s->bridge, &code, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(code == 0, "bridge exit %d, log %s", code, s->bridge.log_path);
-	jw_bridge_cleanup(&s->bridge);
-	jw_client_destroy_all();
-	jw_broker_stop(&s->broker);
-	PQfinish(s->db);
+			"(2, 'Eve', 4.5, 'CAR')",
+			NULL, extra_conf);
 }
 
 
@@ -101,7 +79,7 @@ static void publish(struct jw_client *d, const char *topic, const char *fmt, dou
 
 START_TEST(latest_position_and_presence_are_stored)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "pos_latest", NULL);
 	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
 	struct jw_client *d2 = jw_connect_as(&s.broker, "driver", "2", NULL, 5);
@@ -129,13 +107,13 @@ START_TEST(latest_position_and_presence_are_stored)
 	publish(d2, "driver/2/location", "{\"lat\":%.1f,\"lng\":%.1f,\"ts\":%lld}", -34.0, 151.0);
 	wait_stored(s.db, "2", "-34|151|-");
 	wait_stored(s.db, "1", "52.507|13.4|online");
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
 START_TEST(position_published_while_the_bridge_is_down_is_stored_after_restart)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "pos_restart", NULL);
 	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
 	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 48.85, 2.35);
@@ -149,13 +127,13 @@ START_TEST(position_published_while_the_bridge_is_down_is_stored_after_restart)
 	/* ... and live traffic still flows after the retained copies were read. */
 	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 48.87, 2.37);
 	wait_stored(s.db, "1", "48.87|2.37|-");
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
 START_TEST(history_is_appended_when_configured)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "pos_history", "location_history true\nlocation_flush_ms 50\n");
 	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
 	for(int i = 0; i < 3; i++){
@@ -170,7 +148,7 @@ START_TEST(history_is_appended_when_configured)
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), "10");
 	ck_assert_str_eq(PQgetvalue(r, 0, 2), "12");
 	PQclear(r);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 

@@ -22,44 +22,22 @@
 
 static struct jw_pg pg;
 
-struct stack {
-	PGconn *db;
-	struct jw_broker broker;
-	struct jw_bridge bridge;
-};
-
 /* Database with the demo tables and capture, customers 1 and 2, merchant 1,
  * drivers 1 and 2; a broker; the bridge, resynced. */
-static void stack_up(struct stack *s, const char *dbname)
+static void stack_up(struct jw_demo_stack *s, const char *dbname)
 {
-	char ci[600], err[2048];
-	s->db = jw_demo_db(&pg, dbname, ci, sizeof(ci));
-	jw_exec_ok(s->db, "INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
+	jw_demo_stack_up(s, &pg, dbname,
+			"INSERT INTO customers (id, name) VALUES (1, 'Ada'), (2, 'Bo');"
 			"INSERT INTO merchants (id, name, pickup_lat, pickup_lng) VALUES (1, 'Fresh Press', 52.52, 13.405);"
 			"INSERT INTO drivers (id, name, rating, vehicle_type) VALUES (1, 'Dan', 4.8, 'BIKE'), "
-			"(2, 'Eve', 4.5, 'CAR')");
-	jw_broker_start(&s->broker, &(struct jw_broker_opts){0});
-	struct jw_bridge_opts o = {.database = ci, .mqtt_port = s->broker.port,
-		.secret_path = s->broker.secret_path};
-	ck_assert_msg(jw_bridge_start(&s->bridge, &o, err, sizeof(err)) == 0, "%s", err);
-}
-
-static void stack_down(struct stack *s)
-{
-	char err[256];
-	int code = -1;
-	ck_assert_msg(jw_bridge_stop(&s->bridge, &code, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(code == 0, "bridge exit %d, log %s", code, s->bridge.log_path);
-	jw_bridge_cleanup(&s->bridge);
-	jw_client_destroy_all();
-	jw_broker_stop(&s->broker);
-	PQfinish(s->db);
+			"(2, 'Eve', 4.5, 'CAR')",
+			NULL, NULL);
 }
 
 /* Commit `sql`, then wait until `client` sees the status message of order
  * `order` with `status`: the bridge sends relation changes before the
  * state, so once that arrived the relations are in place. */
-static void change_and_wait(struct stack *s, struct jw_client *client, int order, const char *status,
+static void change_and_wait(struct jw_demo_stack *s, struct jw_client *client, int order, const char *status,
 		const char *sql)
 {
 	jw_exec_ok(s->db, sql);
@@ -98,7 +76,7 @@ static bool receives(struct jw_client *c, const char *topic, const char *payload
 
 START_TEST(customer_follows_its_driver_until_delivery)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "trk_delivery");
 	struct jw_client *cust1 = jw_connect_as(&s.broker, "customer", "1", NULL, 5);
 	struct jw_client *cust2 = jw_connect_as(&s.broker, "customer", "2", NULL, 5);
@@ -151,13 +129,13 @@ START_TEST(customer_follows_its_driver_until_delivery)
 	char *st = jw_client_wait_message(again, "order/10/status", 10000);
 	ck_assert_msg(st && strstr(st, "DELIVERED"), "%s", st ? st : "(none)");
 	free(st);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
 START_TEST(another_active_order_keeps_tracking)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "trk_kept");
 	struct jw_client *cust1 = jw_connect_as(&s.broker, "customer", "1", NULL, 5);
 	struct jw_client *driver = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
@@ -179,13 +157,13 @@ START_TEST(another_active_order_keeps_tracking)
 	jw_client_clear_inbox(cust1);
 	publish_location(driver, 1, loc, sizeof(loc));
 	ck_assert_int_eq(jw_client_count_messages(cust1, "driver/1/location", 1500), 0);
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
 START_TEST(unassigned_driver_is_no_longer_followed_and_resync_restores_trackers)
 {
-	struct stack s;
+	struct jw_demo_stack s;
 	stack_up(&s, "trk_unassign");
 	struct jw_client *cust1 = jw_connect_as(&s.broker, "customer", "1", NULL, 5);
 	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
@@ -220,7 +198,7 @@ START_TEST(unassigned_driver_is_no_longer_followed_and_resync_restores_trackers)
 	publish_location(d2, 2, loc2, sizeof(loc2));
 	ck_assert_msg(receives(cust1, "driver/2/location", loc2, 10000), "tracker not restored by the resync");
 	(void)err;
-	stack_down(&s);
+	jw_demo_stack_down(&s);
 }
 END_TEST
 
