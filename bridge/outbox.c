@@ -65,37 +65,32 @@ static void ignore_notice(void *arg, const PGresult *res)
 	(void)res;
 }
 
-/* The driver lookup follows the registry: read again at every connect and
- * resync, so registering a driver table needs no bridge restart. */
+/* Replace *sql with the text the registry function `fn` generates (NULL
+ * when it generates none). */
+static int load_generated_sql(struct jwb_db *db, const char *fn, char **sql, char *errbuf, size_t errlen)
+{
+	char what[96], query[96];
+	snprintf(what, sizeof(what), "reading jetwire.%s()", fn);
+	snprintf(query, sizeof(query), "SELECT jetwire.%s()", fn);
+	PGresult *res = exec_params(db, what, query, 0, NULL, PGRES_TUPLES_OK, errbuf, errlen);
+	if (!res)
+		return -1;
+	free(*sql);
+	*sql = NULL;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		*sql = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* The generated queries follow the registry: read again at every connect
+ * and resync, so registering a table needs no bridge restart. */
 static int load_driver_sql(struct jwb_db *db, char *errbuf, size_t errlen)
 {
-	PGresult *res = exec_params(db, "reading jetwire.driver_lookup_sql()",
-			"SELECT jetwire.driver_lookup_sql()", 0, NULL, PGRES_TUPLES_OK, errbuf, errlen);
-	if (!res)
+	if (load_generated_sql(db, "driver_lookup_sql", &db->driver_sql, errbuf, errlen) != 0 ||
+	    load_generated_sql(db, "tracker_keep_sql", &db->tracker_sql, errbuf, errlen) != 0 ||
+	    load_generated_sql(db, "offers_sql", &db->offer_sql, errbuf, errlen) != 0)
 		return -1;
-	free(db->driver_sql);
-	db->driver_sql = NULL;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		db->driver_sql = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = exec_params(db, "reading jetwire.tracker_keep_sql()", "SELECT jetwire.tracker_keep_sql()", 0,
-			NULL, PGRES_TUPLES_OK, errbuf, errlen);
-	if (!res)
-		return -1;
-	free(db->tracker_sql);
-	db->tracker_sql = NULL;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		db->tracker_sql = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = exec_params(db, "reading jetwire.offers_sql()", "SELECT jetwire.offers_sql()", 0,
-			NULL, PGRES_TUPLES_OK, errbuf, errlen);
-	if (!res)
-		return -1;
-	free(db->offer_sql);
-	db->offer_sql = NULL;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		db->offer_sql = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
 	return 0;
 }
 
@@ -241,6 +236,15 @@ static const char read_sql[] =
 static const char *field(PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* A driver's name, rating and vehicle from the given columns of a row. */
+static void driver_info(PGresult *res, int r, int name, int rating, int vehicle, struct jwb_driver_info *out)
+{
+	out->name = field(res, r, name);
+	out->has_rating = !PQgetisnull(res, r, rating);
+	out->rating = out->has_rating ? strtod(PQgetvalue(res, r, rating), NULL) : 0;
+	out->vehicle_type = field(res, r, vehicle);
 }
 
 int jwb_db_read(struct jwb_db *db, const int64_t *held, size_t n_held, int limit,
@@ -450,10 +454,7 @@ bool jwb_drivers_lookup(void *arg, const char *driver_id, struct jwb_driver_info
 			hi = mid;
 			continue;
 		}
-		out->name = field(d->res, i, 1);
-		out->has_rating = !PQgetisnull(d->res, i, 2);
-		out->rating = out->has_rating ? strtod(PQgetvalue(d->res, i, 2), NULL) : 0;
-		out->vehicle_type = field(d->res, i, 3);
+		driver_info(d->res, i, 1, 2, 3, out);
 		return true;
 	}
 	return false;
@@ -809,14 +810,6 @@ enum {
 	RS_P_NAME, RS_P_RATING, RS_P_VEHICLE, RS_D_NAME, RS_D_RATING, RS_D_VEHICLE,
 	RS_PENDING_MIN, RS_PENDING_STATUS, RS_PENDING_DRIVER, RS_COLUMNS
 };
-
-static void driver_info(PGresult *res, int r, int name, int rating, int vehicle, struct jwb_driver_info *out)
-{
-	out->name = field(res, r, name);
-	out->has_rating = !PQgetisnull(res, r, rating);
-	out->rating = out->has_rating ? strtod(PQgetvalue(res, r, rating), NULL) : 0;
-	out->vehicle_type = field(res, r, vehicle);
-}
 
 int jwb_db_resync_fetch(struct jwb_db *db, int limit, struct jwb_state_batch *out,
 		char *errbuf, size_t errlen)
