@@ -1043,6 +1043,12 @@ static void stats_tick(struct bridge *b, bool publish, bool log_it)
 	b->stats.backlog_rows = rows;
 	b->stats.backlog_age_s = age;
 	b->stats.max_rss_kb = ru.ru_maxrss;
+	uint64_t dropped = jwb_mqtt_dropped(b->mqtt);
+	if (dropped > b->stats.positions_dropped)
+		jwb_warn("%" PRIu64 " driver locations dropped since the last stats: more than location_queue_max=%d "
+				"were waiting for the bridge (it or PostgreSQL is behind; a driver's next location "
+				"replaces a dropped one)", dropped - b->stats.positions_dropped, b->cfg->location_queue_max);
+	b->stats.positions_dropped = dropped;
 	char *json = jwb_stats_json(&b->stats, mono_ms(), now_ms());
 	if (json && publish && b->mqtt_state == MQTT_UP)
 		jwb_mqtt_publish(b->mqtt, STATS_TOPIC, json, strlen(json), 0, true, 0, 0);
@@ -1227,7 +1233,7 @@ int jwb_bridge_run(const struct jwb_config *cfg, const sigset_t *stop_signals)
 	struct jwb_mqtt_options mo = {
 		.host = cfg->mqtt_host, .port = cfg->mqtt_port, .client_id = cfg->mqtt_client_id,
 		.keepalive = cfg->mqtt_keepalive, .session_expiry = cfg->mqtt_session_expiry,
-		.max_inflight = cfg->mqtt_inflight,
+		.max_inflight = cfg->mqtt_inflight, .qos0_queue_max = cfg->location_queue_max,
 	};
 	b.mqtt = jwb_mqtt_create(&mo, err, sizeof(err));
 	if (!b.mqtt) {

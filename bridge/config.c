@@ -83,6 +83,7 @@ static const struct option options[] = {
 	INT(log_interval, 1, 86400),
 	INT(location_batch_size, 1, 100000),
 	INT(location_flush_ms, 10, 60000),
+	INT(location_queue_max, 0, 10000000),
 	{"location_history", K_BOOL, F(location_history), 0, 0, 0},
 	INT(location_history_retention, 60, 31536000),
 	LIST(offer_statuses),
@@ -429,6 +430,7 @@ int jwb_config_defaults(struct jwb_config *cfg)
 	cfg->log_interval = 60;
 	cfg->location_batch_size = 1000;
 	cfg->location_flush_ms = 1000;
+	cfg->location_queue_max = 20000;
 	cfg->location_history = false;
 	cfg->location_history_retention = 86400;
 	cfg->offer_radius_m = 5000;

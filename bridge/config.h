@@ -56,6 +56,7 @@ struct jwb_config {
 	/* Driver positions (driver/+/location, driver/+/presence -> jetwire.driver_position) */
 	int location_batch_size;   /* drivers per write, 1000 (1..100000) */
 	int location_flush_ms;     /* write at least this often, 1000 (10..60000) */
+	int location_queue_max;    /* QoS 0 locations waiting for the loop before new ones are dropped */
 	bool location_history;     /* also append to jetwire.driver_position_history, false */
 	int location_history_retention; /* seconds of history kept, 86400 (60..31536000) */
 

@@ -43,9 +43,16 @@ struct jwb_mqtt {
 	int efd;
 	pthread_mutex_t lock;
 	struct queued_event *head, *tail;
+	size_t queued_qos0;      /* droppable() messages in the queue (under lock) */
+	uint64_t dropped;        /* under lock */
 	struct request_ctx *requests;
 	MQTTProperties connect_props;
 };
+
+static bool droppable(const struct jwb_mqtt_event *ev)
+{
+	return ev->kind == JWB_MQTT_MESSAGE && ev->qos == 0 && !ev->retained;
+}
 
 static void push(struct jwb_mqtt *m, const struct jwb_mqtt_event *ev)
 {
@@ -54,6 +61,21 @@ static void push(struct jwb_mqtt *m, const struct jwb_mqtt_event *ev)
 		return;   /* out of memory: the loop notices the missing ack by its timeout */
 	q->ev = *ev;
 	pthread_mutex_lock(&m->lock);
+	if (droppable(ev)) {
+		/* Bounded: a flood of live QoS 0 driver locations (each superseded
+		 * by the driver's next one) must not grow the bridge without limit
+		 * while its loop is behind -- e.g. PostgreSQL is slow.  QoS 1
+		 * messages, acknowledgements and retained copies (a driver's last
+		 * position from while the bridge was away) are never dropped. */
+		if (m->opt.qos0_queue_max > 0 && m->queued_qos0 >= (size_t)m->opt.qos0_queue_max) {
+			m->dropped++;
+			pthread_mutex_unlock(&m->lock);
+			jwb_mqtt_event_clear(&q->ev);
+			free(q);
+			return;
+		}
+		m->queued_qos0++;
+	}
 	bool was_empty = m->head == NULL;
 	if (m->tail)
 		m->tail->next = q;
@@ -61,8 +83,9 @@ static void push(struct jwb_mqtt *m, const struct jwb_mqtt_event *ev)
 		m->head = q;
 	m->tail = q;
 	pthread_mutex_unlock(&m->lock);
-	/* Signal only the empty -> non-empty transition: the loop drains the
-	 * whole queue per wake-up, and a syscall per PUBACK was measurable. */
+	/* Signal only the empty -> non-empty transition: the loop resets the
+	 * eventfd only when it finds the queue empty, and a syscall per PUBACK
+	 * was measurable. */
 	if (was_empty) {
 		uint64_t one = 1;
 		ssize_t w = write(m->efd, &one, sizeof(one));
@@ -194,7 +217,7 @@ static void on_disconnected(void *context, MQTTProperties *props, enum MQTTReaso
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct jwb_mqtt *m = context;
-	struct jwb_mqtt_event ev = {.kind = JWB_MQTT_MESSAGE, .retained = msg->retained != 0};
+	struct jwb_mqtt_event ev = {.kind = JWB_MQTT_MESSAGE, .retained = msg->retained != 0, .qos = msg->qos};
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	size_t plen = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	ev.topic = malloc(tlen + 1);
@@ -472,6 +495,8 @@ bool jwb_mqtt_next_event(struct jwb_mqtt *m, struct jwb_mqtt_event *ev)
 		m->head = q->next;
 		if (!m->head)
 			m->tail = NULL;
+		if (droppable(&q->ev))
+			m->queued_qos0--;
 	} else {
 		/* Queue empty: reset the eventfd so poll() sleeps until the next push. */
 		uint64_t v;
@@ -484,6 +509,14 @@ bool jwb_mqtt_next_event(struct jwb_mqtt *m, struct jwb_mqtt_event *ev)
 	*ev = q->ev;
 	free(q);
 	return true;
+}
+
+uint64_t jwb_mqtt_dropped(struct jwb_mqtt *m)
+{
+	pthread_mutex_lock(&m->lock);
+	uint64_t n = m->dropped;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 void jwb_mqtt_event_clear(struct jwb_mqtt_event *ev)

@@ -38,6 +38,7 @@ struct jwb_mqtt_event {
 	bool session_present;
 	int receive_maximum;      /* CONNECTED: the broker's Receive Maximum (65535 when not sent) */
 	bool retained;
+	int qos;                  /* MESSAGE: the QoS it was delivered with */
 	char *topic;              /* owned by the event; jwb_mqtt_event_clear() frees */
 	char *payload;            /* NUL-terminated copy */
 	size_t payload_len;
@@ -51,11 +52,17 @@ struct jwb_mqtt_options {
 	int keepalive;           /* seconds */
 	int session_expiry;      /* seconds */
 	int max_inflight;        /* QoS 1 window the broker is asked for */
+	int qos0_queue_max;      /* live (not retained) QoS 0 messages waiting for the
+	                          * loop beyond which new ones are dropped (0: no limit) */
 };
 
 /* Create the client (not connected).  NULL with errbuf on failure. */
 struct jwb_mqtt *jwb_mqtt_create(const struct jwb_mqtt_options *opt, char *errbuf, size_t errlen);
 void jwb_mqtt_destroy(struct jwb_mqtt *m);
+
+/* Live QoS 0 messages dropped because qos0_queue_max were already waiting
+ * (paho's thread outran the loop); a running total. */
+uint64_t jwb_mqtt_dropped(struct jwb_mqtt *m);
 
 /* The eventfd to poll for POLLIN; readable while events are queued. */
 int jwb_mqtt_fd(const struct jwb_mqtt *m);

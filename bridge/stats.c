@@ -115,6 +115,7 @@ char *jwb_stats_json(struct jwb_stats *s, int64_t mono_ms, int64_t now_ms)
 	json_object_object_add(t, "positionsReceived", json_object_new_int64((int64_t)s->positions_received));
 	json_object_object_add(t, "positionsStored", json_object_new_int64((int64_t)s->positions_stored));
 	json_object_object_add(t, "positionsRefused", json_object_new_int64((int64_t)s->positions_refused));
+	json_object_object_add(t, "positionsDropped", json_object_new_int64((int64_t)s->positions_dropped));
 	json_object_object_add(t, "offersSent", json_object_new_int64((int64_t)s->offers_sent));
 	json_object_object_add(t, "offerFailures", json_object_new_int64((int64_t)s->offer_failures));
 	json_object_object_add(o, "totals", t);

@@ -18,6 +18,7 @@ struct jwb_stats {
 	uint64_t dead_letters, resyncs, resync_skipped, control_errors, publish_refusals;
 	uint64_t mqtt_connects, mqtt_losses, db_reconnects, db_failures, driver_lookup_failures;
 	uint64_t positions_received, positions_stored, positions_refused;
+	uint64_t positions_dropped;      /* QoS 0 locations over location_queue_max (mqtt_link) */
 	uint64_t offers_sent, offer_failures;
 	/* gauges, set before each report */
 	int64_t backlog_rows;          /* -1: unknown */

@@ -111,6 +111,59 @@ START_TEST(latest_position_and_presence_are_stored)
 }
 END_TEST
 
+/* The pid of the bridge's PostgreSQL backend (application_name
+ * jetwire-bridge), 0 if none. */
+static int bridge_backend(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE application_name = 'jetwire-bridge' "
+			"AND datname = current_database() ORDER BY backend_start DESC LIMIT 1");
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	int pid = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	return pid;
+}
+
+/* A flood while the bridge cannot write (its PostgreSQL backend stopped):
+ * beyond location_queue_max the newest live locations are dropped, counted
+ * in positionsDropped and warned about; once PostgreSQL answers again the
+ * bridge carries on and stores the next position. */
+START_TEST(a_flood_beyond_location_queue_max_is_dropped_and_counted)
+{
+	struct jw_demo_stack s;
+	jw_demo_stack_up(&s, &pg, "pos_flood", NULL, "plugin_opt_location_rate driver:off\n",
+			"location_queue_max 10\n");
+	struct jw_client *admin = jw_connect_as(&s.broker, "admin", "1", "stats", 5);
+	ck_assert_int_eq(jw_client_subscribe(admin, "jetwire/bridge/stats", 0), 0);
+	struct jw_client *d1 = jw_connect_as(&s.broker, "driver", "1", NULL, 5);
+	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 10.0, 10.0);
+	wait_stored(s.db, "1", "10|10|-");
+	int backend = bridge_backend(s.db);
+	ck_assert_int_gt(backend, 0);
+	ck_assert_int_eq(kill(backend, SIGSTOP), 0);
+	usleep(1500 * 1000);          /* the bridge's next statement (stats: every second) now hangs */
+	for(int i = 0; i < 200; i++){
+		char payload[160];
+		snprintf(payload, sizeof(payload), "{\"lat\":%.3f,\"lng\":11.0,\"ts\":%lld}", 20.0 + i / 1000.0, now_ms());
+		ck_assert_int_eq(jw_client_publish(d1, "driver/1/location", payload, 0, false), 0);
+	}
+	usleep(1000 * 1000);
+	ck_assert_int_eq(kill(backend, SIGCONT), 0);
+	ck_assert(jw_bridge_log_wait(&s.bridge, "driver locations dropped since the last stats", 1, 15000));
+	long long dropped = 0;
+	for(int i = 0; i < 30 && dropped == 0; i++){
+		char *m = jw_client_wait_message(admin, "jetwire/bridge/stats", 2000);
+		const char *p = m ? strstr(m, "\"positionsDropped\":") : NULL;
+		if(p) dropped = atoll(p + strlen("\"positionsDropped\":"));
+		free(m);
+	}
+	ck_assert_msg(dropped >= 150, "positionsDropped %lld after 200 locations with room for 10", dropped);
+	/* carrying on: the next position is stored, the bridge stops cleanly */
+	publish(d1, "driver/1/location", "{\"lat\":%.2f,\"lng\":%.2f,\"ts\":%lld}", 30.0, 30.0);
+	wait_stored(s.db, "1", "30|30|-");
+	jw_demo_stack_down(&s);
+}
+END_TEST
+
 START_TEST(position_published_while_the_bridge_is_down_is_stored_after_restart)
 {
 	struct jw_demo_stack s;
@@ -165,6 +218,7 @@ int main(void)
 	tcase_add_test(tc, latest_position_and_presence_are_stored);
 	tcase_add_test(tc, position_published_while_the_bridge_is_down_is_stored_after_restart);
 	tcase_add_test(tc, history_is_appended_when_configured);
+	tcase_add_test(tc, a_flood_beyond_location_queue_max_is_dropped_and_counted);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
