@@ -37,66 +37,6 @@ static char *rep(char c, size_t n)
 	return s;
 }
 
-static struct json_object *parse_doc(const char *text)
-{
-	ck_assert_ptr_nonnull(text);
-	struct json_tokener *tok = json_tokener_new();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	struct json_object *o = json_tokener_parse_ex(tok, text, (int)strlen(text));
-	ck_assert_msg(json_tokener_get_error(tok) == json_tokener_success, "not JSON: %s", text);
-	ck_assert_uint_eq(json_tokener_get_parse_end(tok), strlen(text));
-	json_tokener_free(tok);
-	ck_assert_msg(json_object_is_type(o, json_type_object), "not an object: %s", text);
-	return o;
-}
-
-static struct json_object *field(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s in %s", key,
-		json_object_to_json_string(o));
-	return v;
-}
-
-static void assert_str(struct json_object *o, const char *key, const char *want)
-{
-	struct json_object *v = field(o, key);
-	ck_assert_msg(json_object_is_type(v, json_type_string), "%s is not a string", key);
-	ck_assert_str_eq(json_object_get_string(v), want);
-	ck_assert_uint_eq((size_t)json_object_get_string_len(v), strlen(want));
-}
-
-static void assert_null(struct json_object *o, const char *key)
-{
-	ck_assert_msg(field(o, key) == NULL, "%s is not null", key);
-}
-
-static void assert_int(struct json_object *o, const char *key, int64_t want)
-{
-	struct json_object *v = field(o, key);
-	ck_assert_msg(json_object_is_type(v, json_type_int), "%s is not an integer", key);
-	ck_assert_int_eq(json_object_get_int64(v), want);
-}
-
-/* The object has exactly these keys, in this order (NULL-terminated). */
-static void assert_keys(struct json_object *o, ...)
-{
-	va_list ap;
-	va_start(ap, o);
-	size_t n = 0;
-	const char *want;
-	struct json_object_iterator it = json_object_iter_begin(o);
-	struct json_object_iterator end = json_object_iter_end(o);
-	while((want = va_arg(ap, const char *)) != NULL){
-		ck_assert_msg(!json_object_iter_equal(&it, &end), "missing key %s", want);
-		ck_assert_str_eq(json_object_iter_peek_name(&it), want);
-		json_object_iter_next(&it);
-		n++;
-	}
-	va_end(ap);
-	ck_assert_msg(json_object_iter_equal(&it, &end), "extra keys after %zu", n);
-}
-
 static void assert_err(const char *want)
 {
 	ck_assert_msg(strcmp(err, want) == 0, "error '%s', want '%s'", err, want);
@@ -141,14 +81,14 @@ START_TEST(order_status_has_every_field)
 	ck_assert_msg(s != NULL, "%s", err);
 	ck_assert_str_eq(s, "{\"orderId\":\"ord-42\",\"orderNumber\":\"ORD-2026-0042\",\"status\":\"picked_up\","
 		"\"previousStatus\":\"confirmed\",\"version\":3,\"timestamp\":\"" TS_TEXT "\"}");
-	struct json_object *o = parse_doc(s);
-	assert_keys(o, "orderId", "orderNumber", "status", "previousStatus", "version", "timestamp", NULL);
-	assert_str(o, "orderId", "ord-42");
-	assert_str(o, "orderNumber", "ORD-2026-0042");
-	assert_str(o, "status", "picked_up");
-	assert_str(o, "previousStatus", "confirmed");
-	assert_int(o, "version", 3);
-	assert_str(o, "timestamp", TS_TEXT);
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_keys(o, "orderId", "orderNumber", "status", "previousStatus", "version", "timestamp", NULL);
+	ut_json_assert_str(o, "orderId", "ord-42");
+	ut_json_assert_str(o, "orderNumber", "ORD-2026-0042");
+	ut_json_assert_str(o, "status", "picked_up");
+	ut_json_assert_str(o, "previousStatus", "confirmed");
+	ut_json_assert_int(o, "version", 3);
+	ut_json_assert_str(o, "timestamp", TS_TEXT);
 	json_object_put(o);
 	free(s);
 }
@@ -161,11 +101,11 @@ START_TEST(order_status_null_optionals_are_json_null)
 	p.previous_status = NULL;
 	char *s = jwb_payload_order_status(&p, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
-	struct json_object *o = parse_doc(s);
-	assert_keys(o, "orderId", "orderNumber", "status", "previousStatus", "version", "timestamp", NULL);
-	assert_null(o, "orderNumber");
-	assert_null(o, "previousStatus");
-	assert_str(o, "status", "picked_up");
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_keys(o, "orderId", "orderNumber", "status", "previousStatus", "version", "timestamp", NULL);
+	ut_json_assert_null(o, "orderNumber");
+	ut_json_assert_null(o, "previousStatus");
+	ut_json_assert_str(o, "status", "picked_up");
 	json_object_put(o);
 	free(s);
 }
@@ -178,8 +118,8 @@ START_TEST(order_status_writes_large_versions_exactly)
 	char *s = jwb_payload_order_status(&p, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
 	ck_assert_ptr_nonnull(strstr(s, "\"version\":9223372036854775807,"));
-	struct json_object *o = parse_doc(s);
-	assert_int(o, "version", INT64_MAX);
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_int(o, "version", INT64_MAX);
 	json_object_put(o);
 	free(s);
 }
@@ -290,18 +230,18 @@ START_TEST(driver_assignment_has_every_field)
 	ck_assert_str_eq(s, "{\"orderId\":\"ord-42\",\"driverId\":\"drv-7\",\"role\":\"pickup\","
 		"\"name\":\"Ada Driver\",\"rating\":4.8,\"vehicleType\":\"van\",\"version\":2,"
 		"\"timestamp\":\"" TS_TEXT "\"}");
-	struct json_object *o = parse_doc(s);
-	assert_keys(o, "orderId", "driverId", "role", "name", "rating", "vehicleType", "version", "timestamp", NULL);
-	assert_str(o, "orderId", "ord-42");
-	assert_str(o, "driverId", "drv-7");
-	assert_str(o, "role", "pickup");
-	assert_str(o, "name", "Ada Driver");
-	struct json_object *r = field(o, "rating");
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_keys(o, "orderId", "driverId", "role", "name", "rating", "vehicleType", "version", "timestamp", NULL);
+	ut_json_assert_str(o, "orderId", "ord-42");
+	ut_json_assert_str(o, "driverId", "drv-7");
+	ut_json_assert_str(o, "role", "pickup");
+	ut_json_assert_str(o, "name", "Ada Driver");
+	struct json_object *r = ut_json_field(o, "rating");
 	ck_assert(json_object_is_type(r, json_type_double));
 	ck_assert(json_object_get_double(r) == 4.8);
-	assert_str(o, "vehicleType", "van");
-	assert_int(o, "version", 2);
-	assert_str(o, "timestamp", TS_TEXT);
+	ut_json_assert_str(o, "vehicleType", "van");
+	ut_json_assert_int(o, "version", 2);
+	ut_json_assert_str(o, "timestamp", TS_TEXT);
 	json_object_put(o);
 	free(s);
 }
@@ -318,13 +258,13 @@ START_TEST(driver_assignment_null_optionals_are_json_null)
 	p.role = "delivery";
 	char *s = jwb_payload_driver_assignment(&p, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
-	struct json_object *o = parse_doc(s);
-	assert_keys(o, "orderId", "driverId", "role", "name", "rating", "vehicleType", "version", "timestamp", NULL);
-	assert_null(o, "driverId");
-	assert_str(o, "role", "delivery");
-	assert_null(o, "name");
-	assert_null(o, "rating");
-	assert_null(o, "vehicleType");
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_keys(o, "orderId", "driverId", "role", "name", "rating", "vehicleType", "version", "timestamp", NULL);
+	ut_json_assert_null(o, "driverId");
+	ut_json_assert_str(o, "role", "delivery");
+	ut_json_assert_null(o, "name");
+	ut_json_assert_null(o, "rating");
+	ut_json_assert_null(o, "vehicleType");
 	json_object_put(o);
 	free(s);
 }
@@ -338,8 +278,8 @@ START_TEST(driver_assignment_ratings_read_back_exactly)
 		p.rating = ratings[i];
 		char *s = jwb_payload_driver_assignment(&p, err, sizeof(err));
 		ck_assert_msg(s != NULL, "%g: %s", ratings[i], err);
-		struct json_object *o = parse_doc(s);
-		struct json_object *r = field(o, "rating");
+		struct json_object *o = ut_json_parse(s);
+		struct json_object *r = ut_json_field(o, "rating");
 		ck_assert(json_object_is_type(r, json_type_double) || json_object_is_type(r, json_type_int));
 		ck_assert_msg(json_object_get_double(r) == ratings[i], "%.17g came back as %.17g in %s",
 			ratings[i], json_object_get_double(r), s);
@@ -454,18 +394,18 @@ START_TEST(notification_has_every_field)
 	ck_assert_str_eq(s, "{\"id\":\"ntf-1\",\"title\":\"Order ready\",\"body\":\"Your order is ready for pickup.\","
 		"\"data\":{\"orderId\":\"ord-42\",\"kind\":\"ready\",\"n\":3,\"x\":[1,true,null]},"
 		"\"timestamp\":\"" TS_TEXT "\"}");
-	struct json_object *o = parse_doc(s);
-	assert_keys(o, "id", "title", "body", "data", "timestamp", NULL);
-	assert_str(o, "id", "ntf-1");
-	assert_str(o, "title", "Order ready");
-	assert_str(o, "body", "Your order is ready for pickup.");
-	struct json_object *d = field(o, "data");
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_keys(o, "id", "title", "body", "data", "timestamp", NULL);
+	ut_json_assert_str(o, "id", "ntf-1");
+	ut_json_assert_str(o, "title", "Order ready");
+	ut_json_assert_str(o, "body", "Your order is ready for pickup.");
+	struct json_object *d = ut_json_field(o, "data");
 	ck_assert(json_object_is_type(d, json_type_object));
-	assert_keys(d, "orderId", "kind", "n", "x", NULL);
-	assert_str(d, "orderId", "ord-42");
-	assert_int(d, "n", 3);
-	ck_assert_uint_eq(json_object_array_length(field(d, "x")), 3);
-	assert_str(o, "timestamp", TS_TEXT);
+	ut_json_assert_keys(d, "orderId", "kind", "n", "x", NULL);
+	ut_json_assert_str(d, "orderId", "ord-42");
+	ut_json_assert_int(d, "n", 3);
+	ck_assert_uint_eq(json_object_array_length(ut_json_field(d, "x")), 3);
+	ut_json_assert_str(o, "timestamp", TS_TEXT);
 	json_object_put(o);
 	free(s);
 }
@@ -480,10 +420,10 @@ START_TEST(notification_null_data_is_json_null)
 	char *s = nt_ok(&p);
 	ck_assert_str_eq(s, "{\"id\":\"ntf-1\",\"title\":\"\",\"body\":\"\",\"data\":null,"
 		"\"timestamp\":\"" TS_TEXT "\"}");
-	struct json_object *o = parse_doc(s);
-	assert_null(o, "data");
-	assert_str(o, "title", "");
-	assert_str(o, "body", "");
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_null(o, "data");
+	ut_json_assert_str(o, "title", "");
+	ut_json_assert_str(o, "body", "");
 	json_object_put(o);
 	free(s);
 }
@@ -496,9 +436,9 @@ START_TEST(notification_data_is_normalised)
 	p.data_json = " \n{\"a\": {\"b\": [1, 2.50, \"x/y\"]}, \"e\": {}, \"s\": \"\\u00e9\\n\"}\t\r\n";
 	char *s = nt_ok(&p);
 	ck_assert_ptr_nonnull(strstr(s, "\"data\":{\"a\":{\"b\":[1,2.50,\"x/y\"]},\"e\":{},\"s\":\"\xc3\xa9\\n\"}"));
-	struct json_object *o = parse_doc(s);
-	struct json_object *d = field(o, "data");
-	assert_str(d, "s", "\xc3\xa9\n");
+	struct json_object *o = ut_json_parse(s);
+	struct json_object *d = ut_json_field(o, "data");
+	ut_json_assert_str(d, "s", "\xc3\xa9\n");
 	json_object_put(o);
 	free(s);
 
@@ -599,8 +539,8 @@ START_TEST(notification_limits_at_the_edge)
 
 	p = nt_sample(); p.title = title1024; s = nt_ok(&p); free(s);
 	p = nt_sample(); p.body = body16384; s = nt_ok(&p);
-	struct json_object *o = parse_doc(s);
-	assert_str(o, "body", body16384);
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_str(o, "body", body16384);
 	json_object_put(o);
 	free(s);
 	p = nt_sample(); p.id = id128; s = nt_ok(&p); free(s);
@@ -630,9 +570,9 @@ START_TEST(strings_are_escaped_and_read_back_unchanged)
 	for(const char *c = s; *c; c++){
 		ck_assert_msg((unsigned char)*c >= 0x20, "raw control byte 0x%02x in %s", (unsigned char)*c, s);
 	}
-	struct json_object *o = parse_doc(s);
-	assert_str(o, "title", tricky);
-	assert_str(o, "body", tricky);
+	struct json_object *o = ut_json_parse(s);
+	ut_json_assert_str(o, "title", tricky);
+	ut_json_assert_str(o, "body", tricky);
 	json_object_put(o);
 	free(s);
 
@@ -643,10 +583,10 @@ START_TEST(strings_are_escaped_and_read_back_unchanged)
 	os.order_id = "ord-\xc3\xa9\xe2\x82\xac";
 	s = jwb_payload_order_status(&os, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
-	o = parse_doc(s);
-	assert_str(o, "status", "a\"b\\c");
-	assert_str(o, "orderNumber", "N\xc2\xba 1\t/2");
-	assert_str(o, "orderId", "ord-\xc3\xa9\xe2\x82\xac");
+	o = ut_json_parse(s);
+	ut_json_assert_str(o, "status", "a\"b\\c");
+	ut_json_assert_str(o, "orderNumber", "N\xc2\xba 1\t/2");
+	ut_json_assert_str(o, "orderId", "ord-\xc3\xa9\xe2\x82\xac");
 	json_object_put(o);
 	free(s);
 
@@ -655,9 +595,9 @@ START_TEST(strings_are_escaped_and_read_back_unchanged)
 	da.vehicle_type = "\xe8\xbd\xa6";
 	s = jwb_payload_driver_assignment(&da, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
-	o = parse_doc(s);
-	assert_str(o, "name", "Zo\xc3\xab \"Z\" O'Neil\\");
-	assert_str(o, "vehicleType", "\xe8\xbd\xa6");
+	o = ut_json_parse(s);
+	ut_json_assert_str(o, "name", "Zo\xc3\xab \"Z\" O'Neil\\");
+	ut_json_assert_str(o, "vehicleType", "\xe8\xbd\xa6");
 	json_object_put(o);
 	free(s);
 }

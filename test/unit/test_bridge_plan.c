@@ -80,75 +80,25 @@ static void teardown(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* JSON helpers (as test_bridge_payload.c) */
+/* JSON: unit_support.h's ut_json_* helpers, plus */
 
+/* Parsed strictly (ut_json_parse), freed at teardown. */
 static struct json_object *parse_doc(const char *text)
 {
-	ck_assert_ptr_nonnull(text);
-	struct json_tokener *tok = json_tokener_new();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	struct json_object *o = json_tokener_parse_ex(tok, text, (int)strlen(text));
-	ck_assert_msg(json_tokener_get_error(tok) == json_tokener_success, "not JSON: %s", text);
-	ck_assert_uint_eq(json_tokener_get_parse_end(tok), strlen(text));
-	json_tokener_free(tok);
-	ck_assert_msg(json_object_is_type(o, json_type_object), "not an object: %s", text);
+	struct json_object *o = ut_json_parse(text);
 	ck_assert_uint_lt(n_owned_docs, sizeof(owned_docs) / sizeof(owned_docs[0]));
 	owned_docs[n_owned_docs++] = o;
 	return o;
-}
-
-static struct json_object *field(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s in %s", key,
-		json_object_to_json_string(o));
-	return v;
-}
-
-static void assert_str(struct json_object *o, const char *key, const char *want)
-{
-	struct json_object *v = field(o, key);
-	ck_assert_msg(json_object_is_type(v, json_type_string), "%s is not a string in %s", key,
-		json_object_to_json_string(o));
-	ck_assert_str_eq(json_object_get_string(v), want);
 }
 
 /* want NULL: the field is JSON null. */
 static void assert_str_or_null(struct json_object *o, const char *key, const char *want)
 {
 	if(want == NULL){
-		ck_assert_msg(field(o, key) == NULL, "%s is not null in %s", key, json_object_to_json_string(o));
+		ut_json_assert_null(o, key);
 	}else{
-		assert_str(o, key, want);
+		ut_json_assert_str(o, key, want);
 	}
-}
-
-static void assert_int(struct json_object *o, const char *key, int64_t want)
-{
-	struct json_object *v = field(o, key);
-	ck_assert_msg(json_object_is_type(v, json_type_int), "%s is not an integer", key);
-	ck_assert_int_eq(json_object_get_int64(v), want);
-}
-
-/* The object has exactly these keys, in this order (NULL-terminated). */
-static void assert_keys(struct json_object *o, ...)
-{
-	va_list ap;
-	va_start(ap, o);
-	size_t n = 0;
-	const char *want;
-	struct json_object_iterator it = json_object_iter_begin(o);
-	struct json_object_iterator end = json_object_iter_end(o);
-	while((want = va_arg(ap, const char *)) != NULL){
-		ck_assert_msg(!json_object_iter_equal(&it, &end), "missing key %s in %s", want,
-			json_object_to_json_string(o));
-		ck_assert_str_eq(json_object_iter_peek_name(&it), want);
-		json_object_iter_next(&it);
-		n++;
-	}
-	va_end(ap);
-	ck_assert_msg(json_object_iter_equal(&it, &end), "extra keys after %zu in %s", n,
-		json_object_to_json_string(o));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -198,8 +148,8 @@ static struct json_object *control(const struct jwb_msg *m, size_t n_commands)
 	ck_assert_int_eq(m->ts_ms, 0);
 	ck_assert_uint_eq(m->len, strlen(m->payload));
 	struct json_object *doc = parse_doc(m->payload);
-	assert_keys(doc, "commands", NULL);
-	struct json_object *cmds = field(doc, "commands");
+	ut_json_assert_keys(doc, "commands", NULL);
+	struct json_object *cmds = ut_json_field(doc, "commands");
 	ck_assert(json_object_is_type(cmds, json_type_array));
 	ck_assert_msg(json_object_array_length(cmds) == n_commands, "%zu commands, want %zu: %s",
 		json_object_array_length(cmds), n_commands, m->payload);
@@ -230,22 +180,22 @@ static void assert_tuple(struct json_object *t, const struct tup *want)
 {
 	ck_assert(json_object_is_type(t, json_type_object));
 	if(want->ttl > 0){
-		assert_keys(t, "object", "relation", "subject", "ttl", NULL);
-		assert_int(t, "ttl", want->ttl);
+		ut_json_assert_keys(t, "object", "relation", "subject", "ttl", NULL);
+		ut_json_assert_int(t, "ttl", want->ttl);
 	}else{
-		assert_keys(t, "object", "relation", "subject", NULL);
+		ut_json_assert_keys(t, "object", "relation", "subject", NULL);
 	}
-	assert_str(t, "object", want->object);
-	assert_str(t, "relation", want->relation);
-	assert_str(t, "subject", want->subject);
+	ut_json_assert_str(t, "object", want->object);
+	ut_json_assert_str(t, "relation", want->relation);
+	ut_json_assert_str(t, "subject", want->subject);
 }
 
 /* {"command": name, "relations": [want...]} */
 static void assert_relations(struct json_object *cmd, const char *name, const struct tup *want, size_t n)
 {
-	assert_keys(cmd, "command", "relations", NULL);
-	assert_str(cmd, "command", name);
-	struct json_object *rels = field(cmd, "relations");
+	ut_json_assert_keys(cmd, "command", "relations", NULL);
+	ut_json_assert_str(cmd, "command", name);
+	struct json_object *rels = ut_json_field(cmd, "relations");
 	ck_assert(json_object_is_type(rels, json_type_array));
 	ck_assert_msg(json_object_array_length(rels) == n, "%s: %zu tuples, want %zu: %s", name,
 		json_object_array_length(rels), n, json_object_to_json_string(cmd));
@@ -254,8 +204,8 @@ static void assert_relations(struct json_object *cmd, const char *name, const st
 
 static void assert_command_only(struct json_object *cmd, const char *name)
 {
-	assert_keys(cmd, "command", NULL);
-	assert_str(cmd, "command", name);
+	ut_json_assert_keys(cmd, "command", NULL);
+	ut_json_assert_str(cmd, "command", name);
 }
 
 /* A publish (not control, QoS 1) with a JSON payload: returns it parsed. */
@@ -290,13 +240,13 @@ static void assert_clear(const struct jwb_msg *m, const char *topic, int64_t ts_
 static void assert_status(struct json_object *d, const char *order_id, const char *order_number,
 		const char *status, const char *previous, int64_t version, const char *ts_text)
 {
-	assert_keys(d, "orderId", "orderNumber", "status", "previousStatus", "version", "timestamp", NULL);
-	assert_str(d, "orderId", order_id);
+	ut_json_assert_keys(d, "orderId", "orderNumber", "status", "previousStatus", "version", "timestamp", NULL);
+	ut_json_assert_str(d, "orderId", order_id);
 	assert_str_or_null(d, "orderNumber", order_number);
-	assert_str(d, "status", status);
+	ut_json_assert_str(d, "status", status);
 	assert_str_or_null(d, "previousStatus", previous);
-	assert_int(d, "version", version);
-	assert_str(d, "timestamp", ts_text);
+	ut_json_assert_int(d, "version", version);
+	ut_json_assert_str(d, "timestamp", ts_text);
 }
 
 /* rating NAN: null. */
@@ -304,13 +254,13 @@ static void assert_driver(struct json_object *d, const char *order_id, const cha
 		const char *role, const char *name, double rating, const char *vehicle, int64_t version,
 		const char *ts_text)
 {
-	assert_keys(d, "orderId", "driverId", "role", "name", "rating", "vehicleType", "version",
+	ut_json_assert_keys(d, "orderId", "driverId", "role", "name", "rating", "vehicleType", "version",
 		"timestamp", NULL);
-	assert_str(d, "orderId", order_id);
+	ut_json_assert_str(d, "orderId", order_id);
 	assert_str_or_null(d, "driverId", driver_id);
-	assert_str(d, "role", role);
+	ut_json_assert_str(d, "role", role);
 	assert_str_or_null(d, "name", name);
-	struct json_object *r = field(d, "rating");
+	struct json_object *r = ut_json_field(d, "rating");
 	if(isnan(rating)){
 		ck_assert_msg(r == NULL, "rating is not null: %s", json_object_to_json_string(d));
 	}else{
@@ -318,8 +268,8 @@ static void assert_driver(struct json_object *d, const char *order_id, const cha
 		ck_assert_double_eq(json_object_get_double(r), rating);
 	}
 	assert_str_or_null(d, "vehicleType", vehicle);
-	assert_int(d, "version", version);
-	assert_str(d, "timestamp", ts_text);
+	ut_json_assert_int(d, "version", version);
+	ut_json_assert_str(d, "timestamp", ts_text);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1042,9 +992,9 @@ START_TEST(delete_removes_object_and_clears)
 	assert_count(&o, 3);
 	struct json_object *cmds = control(o.m[0], 1);
 	struct json_object *cmd = command_at(cmds, 0);
-	assert_keys(cmd, "command", "object", NULL);
-	assert_str(cmd, "command", "removeObject");
-	assert_str(cmd, "object", "order:o1");
+	ut_json_assert_keys(cmd, "command", "object", NULL);
+	ut_json_assert_str(cmd, "command", "removeObject");
+	ut_json_assert_str(cmd, "object", "order:o1");
 	assert_clear(o.m[1], "order/o1/status", TS2);
 	assert_clear(o.m[2], "order/o1/driver", TS2);
 }
@@ -1066,9 +1016,9 @@ START_TEST(delete_after_insert_in_batch)
 		TUPLES(PARTY("o1", "customer:cust-1"), PARTY("o1", "merchant:merch-1")));
 	assert_status(pub(o.m[1], "order/o1/status", true, 0, TS), "o1", "N-1001", "PENDING", NULL, 1, TS_TEXT);
 	struct json_object *cmds = control(o.m[2], 2);
-	assert_keys(command_at(cmds, 0), "command", "object", NULL);
-	assert_str(command_at(cmds, 0), "command", "removeObject");
-	assert_str(command_at(cmds, 0), "object", "order:o1");
+	ut_json_assert_keys(command_at(cmds, 0), "command", "object", NULL);
+	ut_json_assert_str(command_at(cmds, 0), "command", "removeObject");
+	ut_json_assert_str(command_at(cmds, 0), "object", "order:o1");
 	assert_relations(command_at(cmds, 1), "addRelations",
 		TUPLES(PARTY("o2", "customer:cust-1"), PARTY("o2", "merchant:merch-1")));
 	assert_clear(o.m[3], "order/o1/status", TS2);
@@ -1425,16 +1375,16 @@ START_TEST(notification_to_each_user_type)
 		char *topic = ut_fmt("%s/u-7/notifications", types[i]);
 		struct json_object *d = pub(o.m[i], topic, false, 0, TS2);
 		free(topic);
-		assert_keys(d, "id", "title", "body", "data", "timestamp", NULL);
-		assert_str(d, "id", "ntf-9");
-		assert_str(d, "title", "Ready");
-		assert_str(d, "body", "Your order is ready");
-		struct json_object *data = field(d, "data");
+		ut_json_assert_keys(d, "id", "title", "body", "data", "timestamp", NULL);
+		ut_json_assert_str(d, "id", "ntf-9");
+		ut_json_assert_str(d, "title", "Ready");
+		ut_json_assert_str(d, "body", "Your order is ready");
+		struct json_object *data = ut_json_field(d, "data");
 		ck_assert(json_object_is_type(data, json_type_object));
-		assert_keys(data, "orderId", "n", NULL);
-		assert_str(data, "orderId", "o1");
-		assert_int(data, "n", 2);
-		assert_str(d, "timestamp", TS2_TEXT);
+		ut_json_assert_keys(data, "orderId", "n", NULL);
+		ut_json_assert_str(data, "orderId", "o1");
+		ut_json_assert_int(data, "n", 2);
+		ut_json_assert_str(d, "timestamp", TS2_TEXT);
 	}
 	ck_assert_int_eq(lk.calls, 0);
 }
@@ -1449,9 +1399,9 @@ START_TEST(notification_null_data)
 	struct out o = take();
 	assert_count(&o, 1);
 	struct json_object *d = pub(o.m[0], "driver/drv-A/notifications", false, 0, TS2);
-	assert_keys(d, "id", "title", "body", "data", "timestamp", NULL);
-	assert_str(d, "body", "");
-	ck_assert_ptr_null(field(d, "data"));
+	ut_json_assert_keys(d, "id", "title", "body", "data", "timestamp", NULL);
+	ut_json_assert_str(d, "body", "");
+	ck_assert_ptr_null(ut_json_field(d, "data"));
 }
 END_TEST
 
@@ -1861,7 +1811,7 @@ static bool control_has(const struct out *o, size_t upto, const char *command, c
 	for(size_t i = 0; i < upto && i < o->n; i++){
 		if(!o->m[i]->control) continue;
 		struct json_object *doc = parse_doc(o->m[i]->payload);
-		struct json_object *cmds = field(doc, "commands");
+		struct json_object *cmds = ut_json_field(doc, "commands");
 		for(size_t k = 0; k < json_object_array_length(cmds); k++){
 			struct json_object *cmd = json_object_array_get_idx(cmds, k), *v, *rels;
 			if(!json_object_object_get_ex(cmd, "command", &v) || strcmp(json_object_get_string(v), command))
@@ -2070,9 +2020,9 @@ START_TEST(tracking_ends_when_the_order_is_deleted)
 		TUPLES(TRACKER("drv-A", "customer:cust-1"), TRACKER("drv-A", "merchant:merch-1"),
 			TRACKER("drv-B", "customer:cust-1"), TRACKER("drv-B", "merchant:merch-1")));
 	struct json_object *cmd = command_at(cmds, 1);
-	assert_keys(cmd, "command", "object", NULL);
-	assert_str(cmd, "command", "removeObject");
-	assert_str(cmd, "object", "order:o1");
+	ut_json_assert_keys(cmd, "command", "object", NULL);
+	ut_json_assert_str(cmd, "command", "removeObject");
+	ut_json_assert_str(cmd, "object", "order:o1");
 	assert_clear(o.m[1], "order/o1/status", TS2);
 	assert_clear(o.m[2], "order/o1/driver", TS2);
 
@@ -2083,8 +2033,8 @@ START_TEST(tracking_ends_when_the_order_is_deleted)
 	o = take();
 	assert_count(&o, 3);
 	cmd = command_at(control(o.m[0], 1), 0);
-	assert_str(cmd, "command", "removeObject");
-	assert_str(cmd, "object", "order:o2");
+	ut_json_assert_str(cmd, "command", "removeObject");
+	ut_json_assert_str(cmd, "object", "order:o2");
 }
 END_TEST
 
@@ -2134,7 +2084,7 @@ START_TEST(kept_tracker_is_not_removed)
 	assert_count(&o, 3);
 	cmds = control(o.m[0], 2);
 	assert_relations(command_at(cmds, 0), "removeRelations", TUPLES(TRACKER("drv-A", "merchant:merch-1")));
-	assert_str(command_at(cmds, 1), "command", "removeObject");
+	ut_json_assert_str(command_at(cmds, 1), "command", "removeObject");
 
 	/* the check removed: nothing is kept */
 	jwb_plan_set_tracker_check(plan, NULL, NULL);

@@ -183,3 +183,66 @@ char *ut_mint(jwt_alg_t alg, const void *key, size_t key_len, const char *claims
 	ck_assert_msg(t != NULL, "jw_mint(%s, %s): %s", jwt_alg_str(alg), claims_json, err);
 	return t;
 }
+
+struct json_object *ut_json_parse(const char *text)
+{
+	ck_assert_ptr_nonnull(text);
+	struct json_tokener *tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	ck_assert_msg(json_tokener_get_error(tok) == json_tokener_success, "not JSON: %s", text);
+	ck_assert_uint_eq(json_tokener_get_parse_end(tok), strlen(text));
+	json_tokener_free(tok);
+	ck_assert_msg(json_object_is_type(o, json_type_object), "not an object: %s", text);
+	return o;
+}
+
+struct json_object *ut_json_field(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no field %s in %s", key,
+		json_object_to_json_string(o));
+	return v;
+}
+
+void ut_json_assert_str(struct json_object *o, const char *key, const char *want)
+{
+	struct json_object *v = ut_json_field(o, key);
+	ck_assert_msg(json_object_is_type(v, json_type_string), "%s is not a string in %s", key,
+		json_object_to_json_string(o));
+	ck_assert_str_eq(json_object_get_string(v), want);
+	ck_assert_uint_eq((size_t)json_object_get_string_len(v), strlen(want));
+}
+
+void ut_json_assert_null(struct json_object *o, const char *key)
+{
+	ck_assert_msg(ut_json_field(o, key) == NULL, "%s is not null in %s", key, json_object_to_json_string(o));
+}
+
+void ut_json_assert_int(struct json_object *o, const char *key, int64_t want)
+{
+	struct json_object *v = ut_json_field(o, key);
+	ck_assert_msg(json_object_is_type(v, json_type_int), "%s is not an integer in %s", key,
+		json_object_to_json_string(o));
+	ck_assert_int_eq(json_object_get_int64(v), want);
+}
+
+void ut_json_assert_keys(struct json_object *o, ...)
+{
+	va_list ap;
+	va_start(ap, o);
+	size_t n = 0;
+	const char *want;
+	struct json_object_iterator it = json_object_iter_begin(o);
+	struct json_object_iterator end = json_object_iter_end(o);
+	while((want = va_arg(ap, const char *)) != NULL){
+		ck_assert_msg(!json_object_iter_equal(&it, &end), "missing key %s in %s", want,
+			json_object_to_json_string(o));
+		ck_assert_str_eq(json_object_iter_peek_name(&it), want);
+		json_object_iter_next(&it);
+		n++;
+	}
+	va_end(ap);
+	ck_assert_msg(json_object_iter_equal(&it, &end), "extra keys after %zu in %s", n,
+		json_object_to_json_string(o));
+}

@@ -1,6 +1,7 @@
 /*
  * unit_support — small helpers shared by the unit tests: temp files, key
- * pairs, and tokens (minted with jw_mint or hand-built byte by byte).
+ * pairs, tokens (minted with jw_mint or hand-built byte by byte), and
+ * assertions on JSON documents.
  *
  * Every helper fails the running Check test (ck_abort) instead of returning
  * an error, so tests read as the scenario they prove.  Every char * returned
@@ -10,8 +11,10 @@
 #define JW_UNIT_SUPPORT_H
 
 #include <check.h>
+#include <json-c/json.h>
 #include <jwt.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Run every test of `s` and return main()'s exit status. */
@@ -53,5 +56,18 @@ char *ut_hmac_token(int bits, const void *secret, size_t secret_len,
 
 /* jw_mint(), failing the test if it cannot sign. */
 char *ut_mint(jwt_alg_t alg, const void *key, size_t key_len, const char *claims_json);
+
+/* JSON (json-c).  ut_json_parse: `text` is exactly one JSON object, parsed
+ * strictly (caller json_object_put()s it).  The assertions name the key and
+ * show the document when they fail. */
+struct json_object *ut_json_parse(const char *text);
+/* The value of `key` (NULL for JSON null); fails if the key is absent. */
+struct json_object *ut_json_field(struct json_object *o, const char *key);
+/* A string equal to `want`, to the byte (no NUL inside). */
+void ut_json_assert_str(struct json_object *o, const char *key, const char *want);
+void ut_json_assert_null(struct json_object *o, const char *key);
+void ut_json_assert_int(struct json_object *o, const char *key, int64_t want);
+/* The object has exactly these keys, in this order (NULL-terminated). */
+void ut_json_assert_keys(struct json_object *o, ...) __attribute__((sentinel));
 
 #endif
